@@ -1,0 +1,319 @@
+/*
+ * shmpool: Python's multiprocessing.Pool for C, with no data copied through pipes.
+ *
+ * Memory from shmpool_alloc() sits at the same address in the parent and in every worker, so
+ * tasks take plain pointers. Work travels as small descriptors through a lock-free ring in shared
+ * memory; big maps are one job whose chunks the workers claim with an atomic counter.
+ *
+ * Conventions (liburing's): every function that can fail returns 0 or a negative errno;
+ * shmpool_strerror() explains any code, the library's own included. Nothing here is a macro
+ * that evaluates its arguments twice, and no function keeps a pointer you passed after it
+ * returns unless its documentation says so (the async calls do: see shmpool_map_async).
+ */
+#ifndef SHMPOOL_H
+#define SHMPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SHMPOOL_BUILDING) && defined(__GNUC__)
+#define SHMPOOL_EXTERN __attribute__((visibility("default")))
+#else
+#define SHMPOOL_EXTERN
+#endif
+
+#define SHMPOOL_VERSION_MAJOR 0
+#define SHMPOOL_VERSION_MINOR 1
+#define SHMPOOL_VERSION_PATCH 0
+/** The library's version at run time, as (major << 16) | (minor << 8) | patch. */
+SHMPOOL_EXTERN unsigned shmpool_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Error codes. Functions return 0 or a negative errno (-EINVAL, -ENOMEM, ...). The library's own
+ * codes lie below -SHMPOOL_ERRNO_BASE, outside the kernel's errno range.
+ */
+#define SHMPOOL_ERRNO_BASE 4096
+/** The pool's fork helper died (killed from outside): the pool can no longer run work. */
+#define SHMPOOL_EHELPER (-(SHMPOOL_ERRNO_BASE + 1))
+/** A worker died while it ran an item: it was killed by signal `sig`. */
+#define SHMPOOL_EKILLED(sig) (-(SHMPOOL_ERRNO_BASE + 0x100 + ((sig) & 0xff)))
+/** A worker called exit()/_exit() with `status` while it ran an item. */
+#define SHMPOOL_EEXITED(status) (-(SHMPOOL_ERRNO_BASE + 0x200 + ((status) & 0xff)))
+/** The signal that killed the worker if `code` is a SHMPOOL_EKILLED code, else 0. */
+SHMPOOL_EXTERN int shmpool_error_signal(int code);
+/** The exit status of the worker if `code` is a SHMPOOL_EEXITED code, else -1. */
+SHMPOOL_EXTERN int shmpool_error_exit_status(int code);
+/** A message for any code this library returns (negative errno or library code); never NULL. */
+SHMPOOL_EXTERN const char *shmpool_strerror(int code);
+
+/* ---------------------------------------------------------------------------------------------
+ * The pool.
+ */
+typedef struct shmpool shmpool;               /* opaque */
+typedef struct shmpool_result shmpool_result; /* like Python's AsyncResult; opaque */
+
+/** One item: read `*in`, write `*out`. Return 0, or a negative errno that fails the job. */
+typedef int (*shmpool_fn)(const void *in, void *out, void *ctx);
+/** One item of k columns: args[j] points at the item's element of column j. */
+typedef int (*shmpool_star_fn)(const void *const args[], void *out, void *ctx);
+/** One chunk of indices [begin, end). */
+typedef int (*shmpool_range_fn)(void *ctx, size_t begin, size_t end);
+
+/** Flags for shmpool_options.flags. Unknown bits are -EINVAL. */
+#define SHMPOOL_FLAG_NO_SPIN 0x1u     /* idle workers and waiting callers sleep at once */
+#define SHMPOOL_FLAG_NO_IO_URING 0x2u /* array I/O uses pread/pwrite, never io_uring */
+#define SHMPOOL_FLAG_QUIET 0x4u       /* no warnings on stderr (e.g. affinity smaller than workers) */
+
+typedef struct shmpool_options {   /* zero-initialise; zero means the default for every field */
+    unsigned workers;              /* 0: shmpool_cpu_count(SHMPOOL_CPU_USABLE) */
+    int (*initializer)(void *arg); /* run once in each worker as it starts (Python's initializer) */
+    void *initializer_arg;         /* valid in workers as it was when the pool was created */
+    unsigned max_tasks_per_worker; /* 0: no limit; else the worker is replaced after that many
+                                      tasks, a task being one chunk or one apply (maxtasksperchild) */
+    uint32_t flags;                /* SHMPOOL_FLAG_* */
+    unsigned queue_depth;          /* jobs in flight and ring slots; 0: 256; rounded up to a power of
+                                      two; a full ring makes submitters wait, it never fails */
+    size_t arena_bytes;            /* virtual range reserved for shmpool_alloc; 0: twice the RAM */
+    unsigned max_segments;         /* live shmpool_alloc blocks at once; 0: 4096 */
+    unsigned spin_us;              /* how long idle workers and waiting callers spin before they
+                                      sleep; 0: 50 us (see SHMPOOL_FLAG_NO_SPIN) */
+    unsigned task_retries;         /* a chunk whose worker died is run again up to this many times */
+    unsigned task_timeout_ms;      /* 0: none; else a chunk or apply running longer is killed and
+                                      fails with -ETIME */
+    uint64_t reserved_[6];         /* must be zero: room to grow without changing the size */
+} shmpool_options;
+
+/**
+ * Start a pool: reserve the shared range, fork the helper and the workers, run the initializer in
+ * each. Returns once every worker is ready.
+ * @param pool  receives the pool
+ * @param opt   NULL for the defaults
+ * @return 0; -EINVAL (NULL pool, unknown flags, nonzero reserved_); -ENOMEM; -EAGAIN (fork
+ *         failed); or the first nonzero code an initializer returned.
+ */
+SHMPOOL_EXTERN int shmpool_create(shmpool **pool, const shmpool_options *opt);
+/** Terminate (unless joined), wait for every process, free every result and segment. NULL is ok.
+ *  After it returns, no process, thread, fd, mapping or /dev/shm entry of the pool remains. */
+SHMPOOL_EXTERN void shmpool_destroy(shmpool *pool);
+/** Accept no more work; what was submitted still runs. @return 0, -EINVAL (NULL) */
+SHMPOOL_EXTERN int shmpool_close(shmpool *pool);
+/** Wait for submitted work and then for the workers to exit. Only after close or terminate.
+ *  @return 0, -EINVAL (NULL, or the pool is neither closed nor terminated), SHMPOOL_EHELPER */
+SHMPOOL_EXTERN int shmpool_join(shmpool *pool);
+/** Stop now: work not finished is cancelled (its get() returns -ECANCELED), workers are killed.
+ *  @return 0, -EINVAL (NULL) */
+SHMPOOL_EXTERN int shmpool_terminate(shmpool *pool);
+/** Number of worker processes. */
+SHMPOOL_EXTERN unsigned shmpool_workers(const shmpool *pool);
+
+/**
+ * Shared memory at the same address in the parent and every worker, 64-byte aligned (in fact
+ * page aligned), zero-filled, backed by its own /dev/shm segment whose name is removed as soon as
+ * every worker has mapped it.
+ * @return the memory, or NULL with errno: EINVAL (NULL pool, 0 bytes), ENOSPC (/dev/shm cannot hold
+ *         it; nothing is left half-made, no SIGBUS later), ENOMEM (arena range or segment table
+ *         full), ESHUTDOWN (pool closed or terminated).
+ */
+SHMPOOL_EXTERN void *shmpool_alloc(shmpool *pool, size_t bytes);
+/** Give back memory from shmpool_alloc. @return 0, -EINVAL (NULL pool, or p is not the start of
+ *  a live block: a double free or a foreign pointer). NULL p is 0, like free(). */
+SHMPOOL_EXTERN int shmpool_free(shmpool *pool, void *p);
+/** Bytes usable at p if p lies inside a live shmpool_alloc block of this pool, else 0. */
+SHMPOOL_EXTERN size_t shmpool_alloc_size(const shmpool *pool, const void *p);
+
+/*
+ * Map: out[i] = fn(in[i]) for i < n, as if by
+ *
+ *     for (size_t i = 0; i < n; i++)
+ *         if ((rc = fn((char *)in + i * in_size, (char *)out + i * out_size, ctx))) break;
+ *
+ * but chunk by chunk on the workers. `chunk` items are one task; chunk 0 picks
+ * ceil(n / (4 * workers)) (Python's rule); a chunk larger than n is one chunk; n == 0 returns 0 at
+ * once. `in`/`out` that lie inside shmpool_alloc memory are used in place (zero-copy); other
+ * memory is staged through shared memory (copied in, and back out when done). `out` may be NULL
+ * with out_size 0. `ctx` is passed as is: it must be valid in the workers (shmpool_alloc memory,
+ * or memory that existed before shmpool_create).
+ *
+ * A failing item (nonzero return, or its worker died) stops the job from handing out further
+ * chunks; the call returns once no worker runs any chunk of it, with the code of the lowest
+ * failing index. Items that ran keep their results.
+ *
+ * @return 0; the failing item's code; -EINVAL (NULL pool/fn/in, in_size 0, out NULL with
+ *         out_size != 0 or the reverse, a range that starts inside shmpool memory but runs past its
+ *         block); -EOVERFLOW (n * size overflows); -ESHUTDOWN (closed or terminated); -ENOSPC
+ *         (staging does not fit in /dev/shm); -ECANCELED (terminated meanwhile).
+ */
+SHMPOOL_EXTERN int shmpool_map(shmpool *p, shmpool_fn fn, void *ctx, const void *in, size_t in_size,
+                               void *out, size_t out_size, size_t n, size_t chunk);
+/** As shmpool_map, returning at once with *r. `in` and `out` must stay valid until get has
+ *  returned 0 or the result was freed. On error nothing was started and *r is NULL. */
+SHMPOOL_EXTERN int shmpool_map_async(shmpool *p, shmpool_fn fn, void *ctx, const void *in,
+                                     size_t in_size, void *out, size_t out_size, size_t n,
+                                     size_t chunk, shmpool_result **r);
+/** Zip of k columns, structure-of-arrays: fn receives args[j] = cols[j] + i * sizes[j] for
+ *  j < k, and out + i * out_size. No tuples are built. 1 <= k <= SHMPOOL_MAX_COLUMNS. */
+#define SHMPOOL_MAX_COLUMNS 16
+SHMPOOL_EXTERN int shmpool_starmap(shmpool *p, shmpool_star_fn fn, void *ctx, size_t k,
+                                   const void *const cols[], const size_t sizes[], void *out,
+                                   size_t out_size, size_t n, size_t chunk);
+SHMPOOL_EXTERN int shmpool_starmap_async(shmpool *p, shmpool_star_fn fn, void *ctx, size_t k,
+                                         const void *const cols[], const size_t sizes[], void *out,
+                                         size_t out_size, size_t n, size_t chunk,
+                                         shmpool_result **r);
+/** One call fn(args, out, ctx) on a worker. `args` (args_size bytes) and `out` (out_size bytes)
+ *  may be any memory; either may be NULL with size 0. */
+SHMPOOL_EXTERN int shmpool_apply(shmpool *p, shmpool_fn fn, void *ctx, const void *args,
+                                 size_t args_size, void *out, size_t out_size);
+SHMPOOL_EXTERN int shmpool_apply_async(shmpool *p, shmpool_fn fn, void *ctx, const void *args,
+                                       size_t args_size, void *out, size_t out_size,
+                                       shmpool_result **r);
+/** Parallel for: fn(ctx, begin, end) over [0, n) in chunks, as if by
+ *  `for (b = 0; b < n; b += chunk) fn(ctx, b, min(b + chunk, n));`. Same rules as map. */
+SHMPOOL_EXTERN int shmpool_for(shmpool *p, shmpool_range_fn fn, void *ctx, size_t n, size_t chunk);
+SHMPOOL_EXTERN int shmpool_for_async(shmpool *p, shmpool_range_fn fn, void *ctx, size_t n,
+                                     size_t chunk, shmpool_result **r);
+
+/* ---------------------------------------------------------------------------------------------
+ * Results.
+ */
+/** Wait up to timeout_ms (< 0: no limit; 0: poll) for the job to end.
+ *  @return 0 (out filled); -ETIMEDOUT (still running; call again); the job's failing code;
+ *          -ECANCELED (terminated or cancelled); -EINVAL (NULL). */
+SHMPOOL_EXTERN int shmpool_result_get(shmpool_result *r, int timeout_ms);
+/** The job's code once it ended (0 if it has not ended or succeeded); *index (may be NULL) gets the
+ *  lowest failing item index, or SIZE_MAX if none is known. */
+SHMPOOL_EXTERN int shmpool_result_error(const shmpool_result *r, size_t *index);
+/** 1 if the job has ended (successfully or not), 0 if not, -EINVAL for NULL. */
+SHMPOOL_EXTERN int shmpool_result_ready(const shmpool_result *r);
+/** Items done and items in all (an apply counts 1). Either pointer may be NULL. */
+SHMPOOL_EXTERN void shmpool_result_progress(const shmpool_result *r, size_t *done, size_t *total);
+/** Stop a job: chunks not started are dropped, workers running its chunks are killed and replaced.
+ *  Returns once no worker runs any part of it; get() then returns -ECANCELED unless it had
+ *  already ended. @return 0, -EINVAL (NULL) */
+SHMPOOL_EXTERN int shmpool_result_cancel(shmpool_result *r);
+/** Free a result; a job still running is cancelled first (parts running are waited for). */
+SHMPOOL_EXTERN void shmpool_result_free(shmpool_result *r);
+
+/* ---------------------------------------------------------------------------------------------
+ * Progress bar: wait for a result while redrawing one terminal line on stderr with done/total,
+ * percent, rate, elapsed time and ETA.
+ */
+#define SHMPOOL_PROGRESS_AUTO 0   /* drawn only when stderr is a terminal */
+#define SHMPOOL_PROGRESS_ALWAYS 1 /* drawn even when stderr is not a terminal (one line at the end) */
+#define SHMPOOL_PROGRESS_NEVER 2  /* not drawn: a plain get() */
+/** Like shmpool_result_get(r, -1), drawing the bar every ~100 ms. @return get's code. */
+SHMPOOL_EXTERN int shmpool_progress_wait(shmpool_result *r, const char *label, int mode);
+/** Format one bar line into buf (no newline): "label  45% |#####     | 450/1000 [00:02<00:03, 180.0 it/s]".
+ *  @return the length written, or -EINVAL. */
+SHMPOOL_EXTERN int shmpool_progress_format(char *buf, size_t len, const char *label, size_t done,
+                                           size_t total, double elapsed_s, int width);
+
+/* ---------------------------------------------------------------------------------------------
+ * CPU counts.
+ */
+#define SHMPOOL_CPU_LOGICAL 0  /* online logical CPUs (hardware threads) */
+#define SHMPOOL_CPU_PHYSICAL 1 /* distinct physical cores among them */
+#define SHMPOOL_CPU_USABLE 2   /* what this process may use: the affinity mask, limited by the
+                                  cgroup v2 CPU quota (cpu.max), at least 1 */
+/** @return the count (> 0), or -EINVAL for an unknown kind. */
+SHMPOOL_EXTERN int shmpool_cpu_count(int kind);
+
+/* ---------------------------------------------------------------------------------------------
+ * Processes (Python's Process): a forked child running fn(arg); its return value is its exit
+ * status. stdio is flushed before the fork and when the child ends.
+ */
+typedef struct shmpool_process shmpool_process;
+typedef int (*shmpool_process_fn)(void *arg);
+/** @return 0, -EINVAL (NULL), -EAGAIN/-ENOMEM (fork failed). */
+SHMPOOL_EXTERN int shmpool_process_start(shmpool_process **proc, shmpool_process_fn fn, void *arg);
+/** Wait up to timeout_ms (< 0: no limit) for the child to end. @return 0, -ETIMEDOUT, -EINVAL */
+SHMPOOL_EXTERN int shmpool_process_join(shmpool_process *proc, int timeout_ms);
+/** Send SIGTERM (Python's terminate). @return 0, -EINVAL, or 0 if it already ended. */
+SHMPOOL_EXTERN int shmpool_process_terminate(shmpool_process *proc);
+/** Python's exitcode: *code gets the exit status (>= 0) or -N if signal N ended it.
+ *  @return 0, -EBUSY (still running), -EINVAL */
+SHMPOOL_EXTERN int shmpool_process_exitcode(const shmpool_process *proc, int *code);
+SHMPOOL_EXTERN pid_t shmpool_process_pid(const shmpool_process *proc);
+/** Free the handle; a child still running is killed (SIGKILL) and reaped first. NULL is ok. */
+SHMPOOL_EXTERN void shmpool_process_free(shmpool_process *proc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Queues (Python's Queue): a bounded multi-producer multi-consumer queue of messages of up to
+ * max_msg bytes in shared memory, on the same ring and semaphores as the pool: no pipe, no socket.
+ * The handle itself lives in the shared memory, so the pointer is valid in every process that
+ * can see the memory: with pool NULL, processes forked after the queue was created (Process
+ * children, pools created later); with a pool, also that pool's workers (shmpool_alloc memory).
+ */
+typedef struct shmpool_queue shmpool_queue;
+/** The queue holds exactly `capacity` messages (at most SEM_VALUE_MAX). A process killed inside
+ *  put or get can leave the queue short of a slot or stalled, as with Python's Queue.
+ *  @return 0, -EINVAL (NULL q, capacity 0 or too large, max_msg 0), -ENOMEM, -ENOSPC */
+SHMPOOL_EXTERN int shmpool_queue_create(shmpool_queue **q, shmpool *pool, size_t capacity,
+                                        size_t max_msg);
+/** Copy len bytes in, waiting up to timeout_ms (< 0: no limit) for room.
+ *  @return 0, -ETIMEDOUT (full), -EMSGSIZE (len > max_msg), -EINVAL */
+SHMPOOL_EXTERN int shmpool_queue_put(shmpool_queue *q, const void *msg, size_t len, int timeout_ms);
+/** Take the oldest message into buf, waiting up to timeout_ms (< 0: no limit); *len gets its size
+ *  (len may be NULL). buf must hold max_msg bytes: buflen < max_msg is -EMSGSIZE at once, before
+ *  anything is taken (with several consumers the next message is not known until one takes it).
+ *  @return 0, -ETIMEDOUT (empty), -EMSGSIZE (buflen < max_msg: nothing taken), -EINVAL */
+SHMPOOL_EXTERN int shmpool_queue_get(shmpool_queue *q, void *buf, size_t buflen, size_t *len,
+                                     int timeout_ms);
+/** Messages queued now (a snapshot). */
+SHMPOOL_EXTERN size_t shmpool_queue_size(const shmpool_queue *q);
+/** Free the queue. Only once no process uses it. NULL is ok. */
+SHMPOOL_EXTERN void shmpool_queue_destroy(shmpool_queue *q);
+
+/* ---------------------------------------------------------------------------------------------
+ * Arrays: .npy (format 1.0, 2.0, 3.0) and raw files straight into shmpool_alloc memory, through
+ * io_uring where the kernel allows it, pread/pwrite otherwise (or with SHMPOOL_FLAG_NO_IO_URING,
+ * or the environment variable SHMPOOL_NO_IO_URING=1).
+ */
+typedef enum shmpool_dtype {
+    SHMPOOL_F8 = 1, /* <f8 */
+    SHMPOOL_F4,     /* <f4 */
+    SHMPOOL_I8,     /* <i8 */
+    SHMPOOL_I4,     /* <i4 */
+    SHMPOOL_I2,     /* <i2 */
+    SHMPOOL_I1,     /* |i1 */
+    SHMPOOL_U8,     /* <u8 */
+    SHMPOOL_U4,     /* <u4 */
+    SHMPOOL_U2,     /* <u2 */
+    SHMPOOL_U1,     /* |u1 */
+    SHMPOOL_BOOL,   /* |b1 */
+} shmpool_dtype;
+#define SHMPOOL_ARRAY_MAX_DIMS 32
+typedef struct shmpool_array {
+    void *data;                           /* shmpool_alloc memory (NULL when nbytes == 0) */
+    shmpool_dtype dtype;
+    unsigned ndim;                        /* 0 for a 0-d array (one element) */
+    size_t shape[SHMPOOL_ARRAY_MAX_DIMS];
+    size_t count;                         /* elements: the product of shape (1 for 0-d) */
+    size_t nbytes;                        /* count * element size */
+} shmpool_array;
+/** Bytes per element, 0 for an unknown dtype. */
+SHMPOOL_EXTERN size_t shmpool_dtype_size(shmpool_dtype dtype);
+/** numpy's descr string ("<f8", "|b1", ...), NULL for an unknown dtype. */
+SHMPOOL_EXTERN const char *shmpool_dtype_descr(shmpool_dtype dtype);
+/** Load a .npy file. @return 0; -ENOENT, -EISDIR, -EACCES (the file); -EBADMSG (malformed
+ *  header); -ENOTSUP (Fortran order, big-endian or unsupported dtype); -EPROTO (data size
+ *  disagrees with the shape: truncated or extra bytes); -ENOSPC (does not fit in /dev/shm). */
+SHMPOOL_EXTERN int shmpool_array_load(shmpool *pool, const char *path, shmpool_array *arr);
+/** Load a headerless file as a 1-d array of dtype. @return as load; -EPROTO if the size is not a
+ *  multiple of the element size. */
+SHMPOOL_EXTERN int shmpool_array_load_raw(shmpool *pool, const char *path, shmpool_dtype dtype,
+                                          shmpool_array *arr);
+/** Write arr as a .npy file (format 1.0, or 2.0 when the header needs it). */
+SHMPOOL_EXTERN int shmpool_array_save(shmpool *pool, const char *path, const shmpool_array *arr);
+/** shmpool_free(arr->data) and clear arr. */
+SHMPOOL_EXTERN void shmpool_array_free(shmpool *pool, shmpool_array *arr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHMPOOL_H */

@@ -1,0 +1,45 @@
+/* The arena: one virtual range reserved (PROT_NONE) before the first fork, so it exists at the
+ * same address in every process; each shmpool_alloc block is a /dev/shm segment mapped MAP_FIXED
+ * inside it. The parent owns the bookkeeping; workers and the helper keep a private view of what
+ * they have mapped and sync it with the shared segment table before they run a task. */
+#ifndef SHMPOOL_ARENA_H
+#define SHMPOOL_ARENA_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct control;
+struct arena;    /* the parent's: free ranges and live blocks */
+struct seg_view; /* a worker's or the helper's: what it has mapped */
+
+/* Reserve the range (cb->arena_bytes) and record it in cb. Parent, before the first fork. */
+int shmpool__arena_create(struct arena **out, struct control *cb);
+/* Unmap every block, remove every name still in /dev/shm, release the range. */
+void shmpool__arena_destroy(struct arena *a);
+/* A new zero-filled block of at least `bytes`; NULL with errno set. */
+void *shmpool__arena_alloc(struct arena *a, size_t bytes);
+/* 0, or -EINVAL when p is not the start of a live block. */
+int shmpool__arena_free(struct arena *a, void *p);
+/* 1 if [p, p + len) lies inside one live block; 0 if p lies outside the arena; -EINVAL if p lies
+   inside the arena but the range is not inside one live block. */
+int shmpool__arena_contains(const struct arena *a, const void *p, size_t len);
+/* Bytes from p to the end of its live block, 0 if none. */
+size_t shmpool__arena_usable(const struct arena *a, const void *p);
+/* The name of segment `id` (for tools and tests): "/shmpool.<parent>.<helper>.<hex>". */
+void shmpool__seg_name(const struct control *cb, uint64_t id, char *buf, size_t len);
+
+/* Worker/helper side. */
+struct seg_view *shmpool__seg_view_create(struct control *cb);
+void shmpool__seg_view_destroy(struct seg_view *v);
+/* Map what was added and unmap what was freed since the last call, then publish the generation
+   seen in *seen and remove the names everybody has mapped. Cheap when nothing changed. */
+void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_t *seen);
+/* Remove from /dev/shm the names of segments every live process has mapped. Any process. With
+   `all`, remove every name still there (the parent is gone, or nobody else is left). */
+void shmpool__arena_unlink_ready(struct control *cb, int all);
+
+/* Remove every /dev/shm name of this pool, published or not (the helper, after the parent died). */
+void shmpool__arena_unlink_prefix(struct control *cb);
+
+#endif

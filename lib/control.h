@@ -1,0 +1,162 @@
+/* The control block: the one piece of memory that the parent, the fork helper and every worker
+ * share from the start. It is an anonymous MAP_SHARED mapping made before the first fork, so it
+ * has no name to leak and sits at the same address in every process; pointers into it are valid
+ * everywhere (the layout still records offsets, so it can be checked and dumped).
+ *
+ *   +----------------+ offset 0
+ *   | struct control |  header: magic, layout version, sizes; counters on their own cache lines
+ *   +----------------+ workers_off
+ *   | worker_slot[W] |  pid, state, and what each worker holds: ring claim, job, item
+ *   +----------------+ jobs_off
+ *   | job[J]         |  parameters, chunk counter, failure record, completion semaphore
+ *   +----------------+ segs_off
+ *   | seg_entry[S]   |  the /dev/shm segments of shmpool_alloc, for workers to map
+ *   +----------------+ ring_off
+ *   | ring           |  J cells of one 64-bit descriptor: (job generation << 32) | job slot
+ *   +----------------+
+ */
+#ifndef SHMPOOL_CONTROL_H
+#define SHMPOOL_CONTROL_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ring.h"
+#include "shmpool.h"
+
+#define CB_MAGIC 0x53484d50u /* "SHMP" */
+#define CB_LAYOUT 1u
+#define CACHELINE 64
+#define INLINE_BYTES 128      /* apply arguments and results up to this size travel in the job */
+#define NO_ITEM UINT64_MAX    /* worker_slot.item when no item runs */
+#define SEG_NAME_MAX 64
+
+/* A descriptor names a job slot and the generation it had when the work was submitted; a worker
+   that pops a descriptor whose generation is gone drops it. Never 0 (generations start at 1). */
+static inline uint64_t desc_make(uint32_t slot, uint32_t gen) { return ((uint64_t)gen << 32) | slot; }
+static inline uint32_t desc_slot(uint64_t d) { return (uint32_t)d; }
+static inline uint32_t desc_gen(uint64_t d) { return (uint32_t)(d >> 32); }
+
+enum worker_state {
+    W_EMPTY = 0, /* no process in this slot */
+    W_STARTING,  /* forked, running the initializer */
+    W_READY,     /* running tasks */
+    W_BROKEN,    /* the initializer failed: fails the next task it takes, then exits */
+    W_EXITING,   /* leaving on purpose (max tasks reached, or shutdown) */
+};
+
+struct worker_slot {
+    _Alignas(CACHELINE) _Atomic int32_t pid;
+    _Atomic uint32_t state;
+    _Atomic int32_t init_rc;   /* the initializer's code when W_BROKEN */
+    _Atomic uint64_t seg_seen; /* the segment generation this worker has mapped */
+    _Atomic uint64_t claim;    /* ring position + 1 while a pop is in progress or just done */
+    uint64_t held;             /* the descriptor last popped (written by the ring's copy) */
+    _Atomic uint64_t job;      /* hazard: the descriptor of the job it is in, 0 if none */
+    _Atomic uint64_t posting;  /* hazard: the job whose completion it is checking or posting */
+    _Atomic uint64_t item;     /* the item index it runs, NO_ITEM between items */
+    _Atomic uint64_t resume;   /* a descriptor the next worker in this slot should join first */
+    _Atomic uint64_t task_start_ns; /* when the running task began (for task_timeout_ms), 0 idle */
+    _Atomic uint64_t tasks;    /* tasks run by the process now in this slot */
+};
+
+enum job_kind { JOB_MAP = 1, JOB_STARMAP, JOB_APPLY, JOB_FOR };
+enum job_stop { STOP_NONE = 0, STOP_FAILED, STOP_CANCELLED };
+
+struct job {
+    _Alignas(CACHELINE) _Atomic uint32_t gen; /* bumped when the slot is retired */
+    uint32_t kind;
+    /* Parameters: written by the parent before the descriptor is pushed (the ring's release
+       publishes them), read-only while the job runs. */
+    void (*fn)(void);
+    void *ctx;
+    const char *in;
+    char *out;
+    size_t in_size, out_size;
+    size_t n, chunk, nchunks;
+    uint32_t k; /* starmap columns */
+    const char *cols[SHMPOOL_MAX_COLUMNS];
+    size_t sizes[SHMPOOL_MAX_COLUMNS];
+    unsigned char inline_in[INLINE_BYTES];
+    unsigned char inline_out[INLINE_BYTES];
+
+    _Alignas(CACHELINE) _Atomic uint64_t next; /* the next chunk to claim */
+    _Alignas(CACHELINE) _Atomic uint64_t items_done;
+    _Atomic uint32_t stop;                     /* enum job_stop */
+    _Atomic uint32_t completed;                /* set once, by whoever posts `done` */
+    _Atomic uint32_t retries_left;
+    _Atomic uint32_t nretry;                   /* chunks waiting to be run again */
+    uint64_t retry[16];                        /* their indices (under fail_lock) */
+    pthread_mutex_t fail_lock;                 /* robust, process-shared */
+    int fail_code;                             /* the lowest failing index's code */
+    uint64_t fail_index;                       /* NO_ITEM if none is known */
+    sem_t done;                                /* posted once when the job ends */
+};
+
+struct seg_entry {
+    _Atomic uint64_t id;       /* 0: free; else unique, never reused; names the segment */
+    _Atomic uint64_t gen;      /* the value of seg_gen that published it */
+    _Atomic uint64_t offset;   /* inside the arena */
+    _Atomic uint64_t length;
+    _Atomic uint64_t unlinked; /* the id whose /dev/shm name has been removed */
+};
+
+enum shutdown_mode { RUNNING = 0, SHUTDOWN_IDLE = 1, SHUTDOWN_NOW = 2 };
+
+struct control {
+    uint32_t magic, layout;
+    uint64_t bytes;
+    uint32_t nworkers, njobs, nsegs, flags;
+    uint32_t spin_us, max_tasks, task_retries, task_timeout_ms;
+    pid_t parent_pid;
+    _Atomic pid_t helper_pid;
+    char *arena_base;
+    size_t arena_bytes;
+    int (*initializer)(void *);
+    void *initializer_arg;
+    size_t workers_off, jobs_off, segs_off, ring_off;
+
+    _Alignas(CACHELINE) _Atomic uint32_t shutdown; /* enum shutdown_mode */
+    _Atomic uint32_t sleepers;                     /* workers asleep (or about to be) on `wake` */
+    sem_t wake;                                    /* idle workers sleep here */
+    sem_t started;                                 /* one post per worker that finished starting */
+
+    _Alignas(CACHELINE) _Atomic uint64_t seg_gen;  /* seqlock over the segment table: odd while
+                                                      the parent changes it */
+    _Atomic uint32_t seg_hwm;                      /* entries in use are below this index */
+    uint64_t seg_secret;                           /* makes segment names unpredictable */
+    _Atomic uint64_t helper_seg_seen;              /* the helper maps segments too */
+    _Atomic uint64_t helper_posting;               /* the helper's completion hazard */
+    _Atomic uint64_t cancel_desc;                  /* a job whose workers the helper must kill */
+};
+
+static inline struct worker_slot *cb_worker(struct control *cb, unsigned i) {
+    return (struct worker_slot *)((char *)cb + cb->workers_off) + i;
+}
+static inline struct job *cb_job(struct control *cb, unsigned i) {
+    return (struct job *)((char *)cb + cb->jobs_off) + i;
+}
+static inline struct seg_entry *cb_seg(struct control *cb, unsigned i) {
+    return (struct seg_entry *)((char *)cb + cb->segs_off) + i;
+}
+static inline struct ring *cb_ring(struct control *cb) {
+    return (struct ring *)((char *)cb + cb->ring_off);
+}
+
+_Static_assert(sizeof(struct worker_slot) % CACHELINE == 0, "worker slots are whole cache lines");
+_Static_assert(sizeof(struct job) % CACHELINE == 0, "jobs are whole cache lines");
+
+struct control_params {
+    unsigned nworkers, njobs, nsegs;
+};
+/* Map and initialise a control block (semaphores, robust mutexes, the ring). */
+int shmpool__control_create(struct control **out, const struct control_params *p);
+void shmpool__control_destroy(struct control *cb);
+/* Reset a retired job slot for reuse (no worker may hold it: see shmpool__job_retire). */
+void shmpool__job_slot_reset(struct job *j);
+
+#endif

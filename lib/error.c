@@ -1,0 +1,62 @@
+/* shmpool_strerror: one table for the library's codes; errno codes through strerrordesc_np, which
+ * returns static strings (thread-safe, unlike strerror). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shmpool.h"
+
+#define NSIG_MAX 65
+
+static char killed_msg[NSIG_MAX][96];
+static char exited_msg[256][64];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void build_messages(void) {
+    for (int s = 0; s < NSIG_MAX; s++) {
+        const char *abbrev = s ? sigabbrev_np(s) : NULL;
+        const char *descr = s ? sigdescr_np(s) : NULL;
+        snprintf(killed_msg[s], sizeof killed_msg[s], "worker killed by signal %d (SIG%s: %s)", s,
+                 abbrev ? abbrev : "?", descr ? descr : "unknown signal");
+    }
+    for (int st = 0; st < 256; st++)
+        snprintf(exited_msg[st], sizeof exited_msg[st], "worker exited with status %d during a task",
+                 st);
+}
+
+int shmpool_error_signal(int code) {
+    int v = -code - SHMPOOL_ERRNO_BASE;
+    return v >= 0x100 && v < 0x100 + NSIG_MAX ? v - 0x100 : 0;
+}
+
+int shmpool_error_exit_status(int code) {
+    int v = -code - SHMPOOL_ERRNO_BASE;
+    return v >= 0x200 && v < 0x300 ? v - 0x200 : -1;
+}
+
+const char *shmpool_strerror(int code) {
+    if (code == 0)
+        return "success";
+    if (code == SHMPOOL_EHELPER)
+        return "the pool's fork helper process died; the pool cannot run work any more";
+    if (code == -ENOSPC)
+        return "no space left in /dev/shm (shared memory): enlarge it, e.g. "
+               "`mount -o remount,size=8G /dev/shm`, or `docker run --shm-size=8g`";
+    if (code == -ESHUTDOWN)
+        return "the pool was closed or terminated: it accepts no more work";
+    if (code == -ETIME)
+        return "a task ran past the pool's task_timeout_ms and was killed";
+    int sig = shmpool_error_signal(code), st = shmpool_error_exit_status(code);
+    if (sig || st >= 0) {
+        pthread_once(&once, build_messages);
+        return sig ? killed_msg[sig] : exited_msg[st];
+    }
+    if (code < 0 && code > -SHMPOOL_ERRNO_BASE) {
+        const char *d = strerrordesc_np(-code);
+        if (d)
+            return d;
+    }
+    return "unknown error code";
+}

@@ -1,0 +1,304 @@
+#include "helper.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "clock.h"
+#include "job.h"
+#include "worker.h"
+
+#define MAX_WORKERS_LOCAL 1024
+
+struct helper {
+    struct control *cb;
+    struct seg_view *view;
+    bool respawn[MAX_WORKERS_LOCAL];      /* slot wants a new worker */
+    int deferred_rc[MAX_WORKERS_LOCAL];   /* a replacement died starting: fail a task, then respawn */
+    _Atomic uint64_t lost_claim[MAX_WORKERS_LOCAL]; /* ring claims of dead workers left to repair */
+    bool killed_all;
+    bool starting; /* the first workers are starting: deaths are create's failures */
+};
+
+static bool parent_alive(const struct control *cb) { return getppid() == cb->parent_pid; }
+
+_Noreturn static void parent_gone(struct helper *h) {
+    struct control *cb = h->cb;
+    for (unsigned i = 0; i < cb->nworkers; i++) {
+        pid_t pid = atomic_load(&cb_worker(cb, i)->pid);
+        if (pid > 0)
+            kill(pid, SIGKILL);
+    }
+    while (wait(NULL) > 0 || errno == EINTR)
+        ;
+    shmpool__arena_unlink_ready(cb, 1);
+    shmpool__arena_unlink_prefix(cb);
+    _exit(0);
+}
+
+static void spawn(struct helper *h, unsigned slot) {
+    struct control *cb = h->cb;
+    struct worker_slot *w = cb_worker(cb, slot);
+    atomic_store(&w->seg_seen, atomic_load(&cb->helper_seg_seen)); /* it inherits our mappings */
+    atomic_store(&w->item, NO_ITEM);
+    atomic_store(&w->tasks, 0);
+    atomic_store(&w->state, W_STARTING);
+    pid_t pid = fork();
+    if (pid == 0)
+        shmpool__worker_main(cb, slot, h->view);
+    if (pid < 0) {
+        atomic_store(&w->state, W_EMPTY);
+        if (h->starting) { /* create reports it */
+            atomic_store(&w->init_rc, -errno);
+            atomic_store(&w->state, W_BROKEN);
+            sem_post(&cb->started);
+        } else {
+            h->respawn[slot] = true; /* try again on the next tick */
+        }
+        return;
+    }
+    atomic_store(&w->pid, pid);
+    h->respawn[slot] = false;
+}
+
+static int death_code(int status) {
+    if (WIFSIGNALED(status))
+        return SHMPOOL_EKILLED(WTERMSIG(status));
+    return SHMPOOL_EEXITED(WEXITSTATUS(status));
+}
+
+/* Claim words of the live workers other than `self`, for ring_repair_claim. */
+static size_t live_claims(struct control *cb, unsigned self, _Atomic uint64_t **out) {
+    size_t n = 0;
+    for (unsigned i = 0; i < cb->nworkers; i++)
+        if (i != self && atomic_load(&cb_worker(cb, i)->pid) > 0)
+            out[n++] = &cb_worker(cb, i)->claim;
+    return n;
+}
+
+static void push_again(struct control *cb, uint64_t d) {
+    while (!ring_try_push(cb_ring(cb), &d))
+        shmpool__cpu_relax(); /* live workers drain it */
+    shmpool__wake_workers(cb, 1);
+}
+
+/* A dead consumer's ring claim: release the cell it won, push back what it had not consumed. */
+static bool repair_claim(struct helper *h, unsigned slot, uint64_t held) {
+    struct control *cb = h->cb;
+    _Atomic uint64_t *others[MAX_WORKERS_LOCAL];
+    size_t n = live_claims(cb, slot, others);
+    uint64_t item = 0;
+    switch (ring_repair_claim(cb_ring(cb), &h->lost_claim[slot], others, n, &item)) {
+    case RING_REPAIR_REPUSH:
+        push_again(cb, item);
+        return true;
+    case RING_REPAIR_TAKEN:
+        if (held) /* maybe stale or a duplicate: a stale descriptor is dropped on sight */
+            push_again(cb, held);
+        return true;
+    case RING_REPAIR_RETRY:
+        return false;
+    case RING_REPAIR_NOTHING:
+        break;
+    }
+    return true;
+}
+
+/* What the dead worker in `w` held: its job, its completion check, its ring claim. */
+static void repair(struct helper *h, unsigned slot, int code) {
+    struct control *cb = h->cb;
+    struct worker_slot *w = cb_worker(cb, slot);
+    uint64_t d = atomic_load(&w->job);
+    if (d) {
+        struct job *j = cb_job(cb, desc_slot(d));
+        uint64_t item = atomic_load(&w->item);
+        if (atomic_load(&j->stop) != STOP_CANCELLED) {
+            bool retried = false;
+            if (item != NO_ITEM && code != -ETIME && shmpool__job_retry(j, item / j->chunk)) {
+                atomic_store(&w->resume, d); /* the replacement runs it */
+                retried = true;
+            }
+            if (!retried)
+                shmpool__job_fail(j, item, code);
+        }
+        shmpool__job_leave(cb, &w->job, &cb->helper_posting, d);
+    }
+    uint64_t p = atomic_load(&w->posting);
+    if (p) { /* it died checking a job's completion: check again on its behalf */
+        atomic_store(&cb->helper_posting, p);
+        atomic_store(&w->posting, 0);
+        _Atomic uint64_t none = 0;
+        shmpool__job_leave(cb, &none, &cb->helper_posting, p);
+    }
+    uint64_t c = atomic_exchange(&w->claim, RING_NO_CLAIM);
+    if (c != RING_NO_CLAIM && !d) {
+        atomic_store(&h->lost_claim[slot], c);
+        repair_claim(h, slot, w->held);
+    }
+    w->held = 0;
+}
+
+static void on_exit_of(struct helper *h, unsigned slot, int status) {
+    struct control *cb = h->cb;
+    struct worker_slot *w = cb_worker(cb, slot);
+    uint32_t state = atomic_load(&w->state);
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0 && state == W_EXITING;
+    int code = death_code(status);
+    if (atomic_load(&cb->shutdown) == SHUTDOWN_NOW)
+        code = -ECANCELED;
+    if (!clean)
+        repair(h, slot, code);
+    if (state == W_STARTING) {
+        if (h->starting) { /* create fails with this code */
+            atomic_store(&w->init_rc, code);
+            atomic_store(&w->state, W_BROKEN);
+            atomic_store(&w->pid, 0);
+            sem_post(&cb->started);
+            return;
+        }
+        h->deferred_rc[slot] = code; /* no respawn loop: wait for a task to fail */
+    }
+    atomic_store(&w->state, W_EMPTY);
+    atomic_store(&w->pid, 0);
+    if (!h->deferred_rc[slot])
+        h->respawn[slot] = true;
+}
+
+static void reap(struct helper *h) {
+    struct control *cb = h->cb;
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (unsigned i = 0; i < cb->nworkers; i++) {
+            if (atomic_load(&cb_worker(cb, i)->pid) == pid) {
+                on_exit_of(h, i, status);
+                break;
+            }
+        }
+    }
+}
+
+/* A replacement died starting: the task it would have run fails with that code, then the slot
+   gets a new worker. Acts as that worker, without running user code. */
+static void fail_deferred(struct helper *h, unsigned slot) {
+    struct control *cb = h->cb;
+    struct worker_slot *w = cb_worker(cb, slot);
+    uint64_t d = atomic_exchange(&w->resume, 0);
+    if (!d && !ring_try_pop(cb_ring(cb), &w->held, &w->claim))
+        return;
+    if (!d)
+        d = w->held;
+    uint64_t forever = UINT64_MAX;
+    shmpool__job_run(cb, w, d, &forever, h->deferred_rc[slot]);
+    h->deferred_rc[slot] = 0;
+    h->respawn[slot] = true;
+}
+
+static bool any_worker(const struct control *cb) {
+    for (unsigned i = 0; i < cb->nworkers; i++)
+        if (atomic_load(&cb_worker((struct control *)cb, i)->pid) > 0)
+            return true;
+    return false;
+}
+
+_Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
+    static struct helper h; /* zeroed; a fresh copy in this process only */
+    h.cb = cb;
+    h.view = view;
+    sigset_t waitset, all;
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGABRT);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGINT, SIG_IGN);
+    sigemptyset(&waitset);
+    sigaddset(&waitset, SIGCHLD);
+    sigaddset(&waitset, SIGUSR1);
+    sigaddset(&waitset, SIGUSR2);
+    sigaddset(&waitset, SIGTERM);
+    /* PDEATHSIG fires when the *thread* that forked us exits; getppid() tells whether the whole
+       process is gone. Checked after arming, in case the parent died first. */
+    prctl(PR_SET_PDEATHSIG, SIGUSR2);
+    if (!parent_alive(cb))
+        parent_gone(&h);
+    prctl(PR_SET_NAME, "shmpool-helper");
+
+    shmpool__arena_sync(cb, view, &cb->helper_seg_seen);
+    h.starting = true;
+    for (unsigned i = 0; i < cb->nworkers; i++)
+        spawn(&h, i);
+    for (;;) {
+        bool pending = false;
+        for (unsigned i = 0; i < cb->nworkers; i++)
+            pending |= atomic_load(&h.lost_claim[i]) != RING_NO_CLAIM || h.respawn[i] || h.deferred_rc[i];
+        struct timespec ts = {0, pending ? 1000000 : 250000000};
+        siginfo_t si;
+        sigtimedwait(&waitset, &si, &ts);
+        if (!parent_alive(cb))
+            parent_gone(&h);
+        if (h.starting) {
+            bool all_started = true;
+            for (unsigned i = 0; i < cb->nworkers; i++)
+                all_started &= atomic_load(&cb_worker(cb, i)->state) != W_STARTING;
+            h.starting = !all_started;
+        }
+        reap(&h);
+        for (unsigned i = 0; i < cb->nworkers; i++)
+            if (atomic_load(&h.lost_claim[i]) != RING_NO_CLAIM)
+                repair_claim(&h, i, 0);
+        shmpool__arena_sync(cb, view, &cb->helper_seg_seen);
+        uint32_t sd = atomic_load(&cb->shutdown);
+        if (sd == SHUTDOWN_NOW && !h.killed_all) {
+            for (unsigned i = 0; i < cb->nworkers; i++) {
+                pid_t pid = atomic_load(&cb_worker(cb, i)->pid);
+                if (pid > 0)
+                    kill(pid, SIGKILL);
+            }
+            h.killed_all = true;
+        }
+        if (sd != RUNNING) {
+            if (sd == SHUTDOWN_IDLE)
+                shmpool__wake_workers(cb, cb->nworkers);
+            if (!any_worker(cb)) {
+                shmpool__arena_unlink_ready(cb, 1);
+                _exit(0);
+            }
+            continue;
+        }
+        for (unsigned i = 0; i < cb->nworkers; i++) {
+            if (h.deferred_rc[i] && ring_count(cb_ring(cb)) > 0)
+                fail_deferred(&h, i);
+            if (h.respawn[i])
+                spawn(&h, i);
+        }
+    }
+}
+
+int shmpool__helper_start(struct control *cb, struct seg_view *helper_view) {
+    if (cb->nworkers > MAX_WORKERS_LOCAL)
+        return -EINVAL;
+    fflush(NULL); /* so no child inherits, and later flushes twice, what the program buffered */
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0)
+        helper_main(cb, helper_view);
+    atomic_store(&cb->helper_pid, pid);
+    return 0;
+}
+
+void shmpool__helper_kick(struct control *cb) {
+    pid_t pid = atomic_load(&cb->helper_pid);
+    if (pid > 0)
+        kill(pid, SIGUSR1);
+}

@@ -1,0 +1,193 @@
+/* Memory ordering: every hazard store (worker_slot.job / .posting) and every check of another
+ * process's hazard is seq_cst, as is the generation bump at retire: the store-then-load pairs
+ * (worker: set hazard, then read gen; parent: bump gen, then read hazards; leaver: clear own
+ * hazard, then read the others') are Dekker's pattern, so at least one side sees the other.
+ * The job's parameters are plain fields written before the descriptor is pushed; the ring's
+ * release/acquire on the cell publishes them to the worker that pops it. */
+#include "job.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "clock.h"
+
+static int lock_robust(pthread_mutex_t *m) {
+    int rc = pthread_mutex_lock(m);
+    if (rc == EOWNERDEAD) /* its holder died; the record it guards is always consistent */
+        pthread_mutex_consistent(m);
+    return 0;
+}
+
+void shmpool__job_fail(struct job *j, uint64_t index, int code) {
+    lock_robust(&j->fail_lock);
+    if (j->fail_code == 0 || index < j->fail_index) {
+        j->fail_index = index;
+        j->fail_code = code;
+    }
+    pthread_mutex_unlock(&j->fail_lock);
+    shmpool__job_stop(j, STOP_FAILED);
+}
+
+void shmpool__job_stop(struct job *j, enum job_stop why) {
+    uint32_t none = STOP_NONE;
+    atomic_compare_exchange_strong(&j->stop, &none, (uint32_t)why);
+    lock_robust(&j->fail_lock);
+    atomic_store(&j->nretry, 0);
+    pthread_mutex_unlock(&j->fail_lock);
+}
+
+bool shmpool__job_retry(struct job *j, uint64_t c) {
+    bool ok = false;
+    lock_robust(&j->fail_lock);
+    uint32_t n = atomic_load(&j->nretry);
+    if (atomic_load(&j->retries_left) > 0 && n < sizeof j->retry / sizeof j->retry[0] &&
+        atomic_load(&j->stop) == STOP_NONE) {
+        atomic_fetch_sub(&j->retries_left, 1);
+        j->retry[n] = c;
+        atomic_store(&j->nretry, n + 1);
+        ok = true;
+    }
+    pthread_mutex_unlock(&j->fail_lock);
+    return ok;
+}
+
+static bool take_retry(struct job *j, uint64_t *c) {
+    bool ok = false;
+    lock_robust(&j->fail_lock);
+    uint32_t n = atomic_load(&j->nretry);
+    if (n > 0) {
+        *c = j->retry[n - 1];
+        atomic_store(&j->nretry, n - 1);
+        ok = true;
+    }
+    pthread_mutex_unlock(&j->fail_lock);
+    return ok;
+}
+
+static bool anyone_in(struct control *cb, uint64_t desc) {
+    for (unsigned i = 0; i < cb->nworkers; i++)
+        if (atomic_load(&cb_worker(cb, i)->job) == desc)
+            return true;
+    return false;
+}
+
+void shmpool__job_leave(struct control *cb, _Atomic uint64_t *job_word, _Atomic uint64_t *posting,
+                        uint64_t desc) {
+    struct job *j = cb_job(cb, desc_slot(desc));
+    atomic_store(posting, desc); /* keeps the slot from being retired while we look at it */
+    atomic_store(job_word, 0);
+    if (atomic_load(&j->next) >= j->nchunks && atomic_load(&j->nretry) == 0 && !anyone_in(cb, desc)) {
+        uint32_t zero = 0;
+        if (atomic_compare_exchange_strong(&j->completed, &zero, 1))
+            sem_post(&j->done);
+    }
+    atomic_store_explicit(posting, 0, memory_order_release);
+}
+
+/* Runs chunk c; returns 0 or the failing item's code (already recorded). */
+static int run_chunk(struct job *j, struct worker_slot *w, uint64_t c) {
+    size_t b = (size_t)c * j->chunk;
+    size_t e = j->n - b < j->chunk ? j->n : b + j->chunk;
+    int rc = 0;
+    size_t i = b;
+    switch (j->kind) {
+    case JOB_MAP:
+    case JOB_APPLY: {
+        shmpool_fn fn = (shmpool_fn)j->fn;
+        for (; i < e; i++) {
+            atomic_store_explicit(&w->item, i, memory_order_relaxed);
+            rc = fn(j->in ? j->in + i * j->in_size : NULL, j->out ? j->out + i * j->out_size : NULL,
+                    j->ctx);
+            if (rc)
+                break;
+        }
+        break;
+    }
+    case JOB_STARMAP: {
+        shmpool_star_fn fn = (shmpool_star_fn)j->fn;
+        const void *args[SHMPOOL_MAX_COLUMNS];
+        for (; i < e; i++) {
+            atomic_store_explicit(&w->item, i, memory_order_relaxed);
+            for (uint32_t k = 0; k < j->k; k++)
+                args[k] = j->cols[k] + i * j->sizes[k];
+            rc = fn(args, j->out ? j->out + i * j->out_size : NULL, j->ctx);
+            if (rc)
+                break;
+        }
+        break;
+    }
+    case JOB_FOR: {
+        atomic_store_explicit(&w->item, b, memory_order_relaxed);
+        rc = ((shmpool_range_fn)j->fn)(j->ctx, b, e);
+        i = rc ? b : e;
+        break;
+    }
+    }
+    atomic_store_explicit(&w->item, NO_ITEM, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->items_done, i - b, memory_order_relaxed);
+    if (rc)
+        shmpool__job_fail(j, i, rc);
+    return rc;
+}
+
+enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64_t desc,
+                               uint64_t *tasks_left, int broken_rc) {
+    struct job *j = cb_job(cb, desc_slot(desc));
+    atomic_store(&w->job, desc);
+    atomic_store_explicit(&w->claim, RING_NO_CLAIM, memory_order_release);
+    if (atomic_load(&j->gen) != desc_gen(desc)) { /* retired: a stale descriptor */
+        atomic_store(&w->job, 0);
+        return JOB_STAY;
+    }
+    enum job_exit out = JOB_STAY;
+    for (;;) {
+        uint64_t c;
+        if (!(atomic_load_explicit(&j->nretry, memory_order_relaxed) && take_retry(j, &c))) {
+            c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+            if (c >= j->nchunks)
+                break;
+        }
+        if (atomic_load_explicit(&j->stop, memory_order_relaxed) != STOP_NONE) {
+            atomic_store(&j->next, j->nchunks); /* drop the rest; later claims find none */
+            break;
+        }
+        if (broken_rc) {
+            shmpool__job_fail(j, (uint64_t)c * j->chunk, broken_rc);
+            out = JOB_WORKER_EXITS;
+            break;
+        }
+        if (cb->task_timeout_ms)
+            atomic_store_explicit(&w->task_start_ns, shmpool__now_ns(), memory_order_relaxed);
+        run_chunk(j, w, c);
+        if (cb->task_timeout_ms)
+            atomic_store_explicit(&w->task_start_ns, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->tasks, 1, memory_order_relaxed);
+        if (*tasks_left != UINT64_MAX && --*tasks_left == 0) {
+            atomic_store(&w->resume, desc); /* the replacement joins where we left */
+            out = JOB_WORKER_EXITS;
+            break;
+        }
+    }
+    shmpool__job_leave(cb, &w->job, &w->posting, desc);
+    return out;
+}
+
+uint64_t shmpool__job_retire_begin(struct control *cb, uint32_t slot) {
+    struct job *j = cb_job(cb, slot);
+    uint32_t g = atomic_load(&j->gen);
+    uint32_t ng = g + 1 ? g + 1 : 1; /* never 0: descriptors are never 0 */
+    atomic_store(&j->gen, ng);
+    return desc_make(slot, g);
+}
+
+bool shmpool__job_retire_done(struct control *cb, uint64_t old_desc) {
+    if (atomic_load(&cb->helper_posting) == old_desc)
+        return false;
+    for (unsigned i = 0; i < cb->nworkers; i++) {
+        struct worker_slot *w = cb_worker(cb, i);
+        if (atomic_load(&w->job) == old_desc || atomic_load(&w->posting) == old_desc)
+            return false;
+    }
+    shmpool__job_slot_reset(cb_job(cb, desc_slot(old_desc)));
+    return true;
+}

@@ -1,0 +1,65 @@
+/* The parent's side of a pool: what only the creating process holds. Shared state lives in the
+ * control block (control.h); this is bookkeeping under one mutex: free job slots, results, the
+ * arena's free ranges. */
+#ifndef SHMPOOL_POOL_H
+#define SHMPOOL_POOL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control.h"
+
+enum pool_state { POOL_OPEN, POOL_CLOSED, POOL_TERMINATED, POOL_JOINED };
+
+struct shmpool {
+    struct control *cb;
+    struct arena *arena;
+    pthread_mutex_t lock;
+    pid_t owner;
+    enum pool_state state;
+    bool broken;           /* the helper died: nothing runs any more */
+    pid_t helper_pid;
+    shmpool_options opt;
+    uint32_t *free_jobs;   /* job slots ready for reuse */
+    uint32_t nfree_jobs;
+    uint64_t *retiring;    /* descriptors of slots waiting for their last hazard to clear */
+    uint32_t nretiring;
+    struct shmpool_result *results; /* every result not yet freed */
+};
+
+struct shmpool_result {
+    shmpool *pool;
+    struct shmpool_result *prev, *next;
+    uint64_t desc;       /* the job's descriptor while it holds its slot */
+    bool harvested;      /* outcome copied out, slot given back */
+    int waiters;         /* threads in get(): others must not harvest under them */
+    size_t total;        /* items */
+    /* outcome, valid once harvested */
+    int code;
+    size_t index;
+    size_t done;
+    /* copy-back */
+    void *user_out;
+    size_t out_bytes;
+    void *staged_in, *staged_out; /* shmpool_alloc staging, freed at harvest */
+    bool staged_in_is_list;       /* starmap: staged_in is a NULL-ended malloc'd list of blocks */
+    bool out_inline;
+};
+
+/* Flags the pool was created with (array I/O reads SHMPOOL_FLAG_NO_IO_URING). */
+uint32_t shmpool__pool_flags(const shmpool *pool);
+
+/* Under pool->lock: a free job slot, waiting (lock dropped meanwhile) while every slot is busy.
+   0 or -ESHUTDOWN / SHMPOOL_EHELPER. */
+int shmpool__pool_take_slot(shmpool *p, uint32_t *slot);
+/* Under pool->lock: copy the ended job's outcome and outputs into r and give its slot back. */
+void shmpool__result_harvest(shmpool_result *r);
+/* Wait until r's job ends or deadline passes (lock not held). 0 or -ETIMEDOUT. */
+int shmpool__pool_wait_job(shmpool *p, shmpool_result *r, uint64_t deadline_ns);
+/* Push `copies` descriptors, waiting while the ring is full, and wake workers. */
+int shmpool__pool_push(shmpool *p, uint64_t desc, unsigned copies);
+/* Notice a dead helper: then every job ends with SHMPOOL_EHELPER. True if the pool is usable. */
+bool shmpool__pool_alive(shmpool *p);
+
+#endif

@@ -1,0 +1,123 @@
+/* Sleeping without lost wake-ups: a worker going to sleep increments `sleepers`, then looks for
+ * work once more; a producer publishes work, then reads `sleepers` and posts `wake` for each
+ * sleeper it takes off the count (CAS). Both sides put a seq_cst fence between their store and
+ * their load, so either the worker sees the work or the producer sees the sleeper. A worker that
+ * found work after counting itself leaves its count behind: the producer posts one token too many,
+ * which costs somebody one empty wake-up later, never a lost one. */
+#include "worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "clock.h"
+#include "job.h"
+
+void shmpool__wake_workers(struct control *cb, unsigned want) {
+    atomic_thread_fence(memory_order_seq_cst);
+    while (want > 0) {
+        uint32_t s = atomic_load(&cb->sleepers);
+        if (s == 0)
+            return;
+        if (atomic_compare_exchange_weak(&cb->sleepers, &s, s - 1)) {
+            sem_post(&cb->wake);
+            want--;
+        }
+    }
+}
+
+static bool work_waiting(struct control *cb, struct seg_view *v, struct worker_slot *w) {
+    (void)v;
+    return ring_count(cb_ring(cb)) > 0 || atomic_load_explicit(&cb->shutdown, memory_order_relaxed) ||
+           atomic_load_explicit(&cb->seg_gen, memory_order_relaxed) !=
+               atomic_load_explicit(&w->seg_seen, memory_order_relaxed);
+}
+
+static void idle(struct control *cb, struct seg_view *v, struct worker_slot *w) {
+    if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN)) {
+        uint64_t until = shmpool__now_ns() + (uint64_t)cb->spin_us * 1000u;
+        do {
+            for (int i = 0; i < 64; i++) {
+                if (work_waiting(cb, v, w))
+                    return;
+                shmpool__cpu_relax();
+            }
+        } while (shmpool__now_ns() < until);
+    }
+    atomic_fetch_add(&cb->sleepers, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (work_waiting(cb, v, w))
+        return;
+    shmpool__sem_wait_until(&cb->wake, UINT64_MAX);
+}
+
+static struct control *self_cb;
+static struct worker_slot *self_slot;
+
+/* SIGUSR1: "the job you are in was cancelled". Checked here, in the worker's own context, so a
+   worker that has already moved on to another job ignores it. */
+static void on_cancel(int sig) {
+    (void)sig;
+    uint64_t d = atomic_load(&self_slot->job);
+    if (d && atomic_load(&cb_job(self_cb, desc_slot(d))->stop) == STOP_CANCELLED)
+        _exit(0);
+}
+
+_Noreturn static void leave(struct worker_slot *w) {
+    atomic_store(&w->state, W_EXITING);
+    fflush(NULL); /* what tasks printed; the parent's buffers were flushed before any fork */
+    _exit(0);
+}
+
+_Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct seg_view *v) {
+    struct worker_slot *w = cb_worker(cb, slot);
+    pid_t helper = getppid();
+    /* Our parent is the helper, a single-threaded process: PDEATHSIG fires when it dies, and it
+       outlives the pool's parent only long enough to clean up. Re-check after arming it: the
+       helper may have died before we did. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != helper)
+        _exit(1);
+    /* Ctrl-C reaches the whole process group: the parent decides what it means, not the workers. */
+    signal(SIGINT, SIG_IGN);
+    self_cb = cb;
+    self_slot = w;
+    struct sigaction sa = {.sa_handler = on_cancel};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGUSR2, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    shmpool__arena_sync(cb, v, &w->seg_seen);
+    int broken = 0;
+    if (cb->initializer)
+        broken = cb->initializer(cb->initializer_arg);
+    atomic_store(&w->init_rc, broken);
+    atomic_store(&w->state, broken ? W_BROKEN : W_READY);
+    sem_post(&cb->started);
+
+    uint64_t tasks_left = cb->max_tasks ? cb->max_tasks : UINT64_MAX;
+    uint64_t d = atomic_exchange(&w->resume, 0);
+    if (d && shmpool__job_run(cb, w, d, &tasks_left, broken) == JOB_WORKER_EXITS)
+        leave(w);
+    for (;;) {
+        shmpool__arena_sync(cb, v, &w->seg_seen);
+        uint32_t sd = atomic_load_explicit(&cb->shutdown, memory_order_acquire);
+        if (sd == SHUTDOWN_NOW)
+            leave(w);
+        if (ring_try_pop(cb_ring(cb), &w->held, &w->claim)) {
+            shmpool__arena_sync(cb, v, &w->seg_seen); /* memory the job names may be new */
+            if (shmpool__job_run(cb, w, w->held, &tasks_left, broken) == JOB_WORKER_EXITS)
+                leave(w);
+            continue;
+        }
+        if (sd == SHUTDOWN_IDLE)
+            leave(w);
+        idle(cb, v, w);
+    }
+}

@@ -1,0 +1,117 @@
+#include "helpers.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int count_dir(const char *path, const char *prefix) {
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (prefix && strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        n++;
+    }
+    closedir(d);
+    return n - (prefix ? 0 : 1); /* opendir's own fd */
+}
+
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Reads pid's parent and state from /proc/pid/stat. */
+static int stat_of(pid_t pid, pid_t *ppid, char *state) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    int pp;
+    if (sscanf(p + 2, "%c %d", state, &pp) != 2)
+        return -1;
+    *ppid = pp;
+    return 0;
+}
+
+int count_descendants(void) {
+    pid_t self = getpid();
+    pid_t kids[4096];
+    int nk = 0, total = 0;
+    kids[nk++] = self;
+    /* Breadth-first over /proc, a few passes are enough for pool -> helper -> workers. */
+    for (int depth = 0; depth < 4; depth++) {
+        DIR *d = opendir("/proc");
+        if (!d)
+            return -1;
+        struct dirent *e;
+        int before = nk;
+        while ((e = readdir(d))) {
+            pid_t pid = (pid_t)atoi(e->d_name);
+            if (pid <= 0)
+                continue;
+            pid_t pp;
+            char st;
+            if (stat_of(pid, &pp, &st) != 0 || st == 'Z')
+                continue;
+            int known = 0, parent_known = 0;
+            for (int i = 0; i < nk; i++) {
+                known |= kids[i] == pid;
+                parent_known |= kids[i] == pp;
+            }
+            if (!known && parent_known && nk < 4096)
+                kids[nk++] = pid;
+        }
+        closedir(d);
+        if (nk == before)
+            break;
+    }
+    total = nk - 1;
+    return total;
+}
+
+void resources_snapshot(struct resources *r) {
+    r->fds = count_dir("/proc/self/fd", NULL);
+    r->mappings = count_lines("/proc/self/maps");
+    r->children = count_descendants();
+    r->shm = count_dir("/dev/shm", "shmpool");
+}
+
+int resources_same(const struct resources *before) {
+    struct resources now;
+    for (int i = 0; i < 100; i++) {
+        resources_snapshot(&now);
+        if (now.fds == before->fds && now.mappings == before->mappings &&
+            now.children == before->children && now.shm == before->shm)
+            return 1;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "resources differ: fds %d -> %d, mappings %d -> %d, descendants %d -> %d, "
+                    "/dev/shm %d -> %d\n",
+            before->fds, now.fds, before->mappings, now.mappings, before->children, now.children,
+            before->shm, now.shm);
+    return 0;
+}

@@ -1,0 +1,22 @@
+/* What every test may use: a snapshot of the resources a process holds, to prove that a test left
+   nothing behind (fds, mappings, child processes, /dev/shm entries). */
+#ifndef SHMPOOL_TEST_HELPERS_H
+#define SHMPOOL_TEST_HELPERS_H
+
+#include <stddef.h>
+
+struct resources {
+    int fds;        /* open file descriptors of this process */
+    int mappings;   /* lines in /proc/self/maps */
+    int children;   /* processes whose parent is this process, or whose parent's parent is */
+    int shm;        /* entries in /dev/shm whose name starts with "shmpool" */
+};
+
+void resources_snapshot(struct resources *r);
+/* Polls for up to a second for the counts to come back to `before` (children exit asynchronously);
+   returns 1 if they did, else prints what differs and returns 0. */
+int resources_same(const struct resources *before);
+/* Descendants of this process that are still alive (zombies excluded). */
+int count_descendants(void);
+
+#endif
