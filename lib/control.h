@@ -62,6 +62,7 @@ struct worker_slot {
     _Atomic uint64_t resume;   /* a descriptor the next worker in this slot should join first */
     _Atomic uint64_t task_start_ns; /* when the running task began (for task_timeout_ms), 0 idle */
     _Atomic uint64_t tasks;    /* tasks run by the process now in this slot */
+    _Atomic uint32_t timed_out; /* it ended itself for running past task_timeout_ms */
 };
 
 enum job_kind { JOB_MAP = 1, JOB_STARMAP, JOB_APPLY, JOB_FOR };

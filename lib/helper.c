@@ -151,6 +151,8 @@ static void on_exit_of(struct helper *h, unsigned slot, int status) {
     uint32_t state = atomic_load(&w->state);
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0 && state == W_EXITING;
     int code = death_code(status);
+    if (atomic_exchange(&w->timed_out, 0))
+        code = -ETIME;
     if (atomic_load(&cb->shutdown) == SHUTDOWN_NOW)
         code = -ECANCELED;
     if (!clean)
@@ -201,6 +203,25 @@ static void fail_deferred(struct helper *h, unsigned slot) {
     h->respawn[slot] = true;
 }
 
+/* Ask workers past task_timeout_ms to end (SIGUSR2: they check their own clock); SIGKILL one
+   that is still over a second later (it blocked the signal). */
+static void enforce_timeouts(struct control *cb) {
+    uint64_t now = shmpool__now_ns(), limit = (uint64_t)cb->task_timeout_ms * 1000000u;
+    for (unsigned i = 0; i < cb->nworkers; i++) {
+        struct worker_slot *w = cb_worker(cb, i);
+        pid_t pid = atomic_load(&w->pid);
+        uint64_t start = atomic_load(&w->task_start_ns);
+        if (pid <= 0 || !start || now - start <= limit)
+            continue;
+        if (now - start > limit + 1000000000u) {
+            atomic_store(&w->timed_out, 1);
+            kill(pid, SIGKILL);
+        } else {
+            kill(pid, SIGUSR2);
+        }
+    }
+}
+
 static bool any_worker(const struct control *cb) {
     for (unsigned i = 0; i < cb->nworkers; i++)
         if (atomic_load(&cb_worker((struct control *)cb, i)->pid) > 0)
@@ -241,7 +262,12 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
         bool pending = false;
         for (unsigned i = 0; i < cb->nworkers; i++)
             pending |= atomic_load(&h.lost_claim[i]) != RING_NO_CLAIM || h.respawn[i] || h.deferred_rc[i];
-        struct timespec ts = {0, pending ? 1000000 : 250000000};
+        long wait_ns = pending ? 1000000 : 250000000;
+        if (cb->task_timeout_ms) { /* look often enough to end a task within ~25% of its limit */
+            long t = (long)cb->task_timeout_ms * 250000;
+            wait_ns = t < 1000000 ? 1000000 : t < wait_ns ? t : wait_ns;
+        }
+        struct timespec ts = {0, wait_ns};
         siginfo_t si;
         sigtimedwait(&waitset, &si, &ts);
         if (!parent_alive(cb))
@@ -253,6 +279,8 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
             h.starting = !all_started;
         }
         reap(&h);
+        if (cb->task_timeout_ms)
+            enforce_timeouts(cb);
         for (unsigned i = 0; i < cb->nworkers; i++)
             if (atomic_load(&h.lost_claim[i]) != RING_NO_CLAIM)
                 repair_claim(&h, i, 0);

@@ -31,6 +31,11 @@ void shmpool__job_fail(struct job *j, uint64_t index, int code) {
 void shmpool__job_stop(struct job *j, enum job_stop why) {
     uint32_t none = STOP_NONE;
     atomic_compare_exchange_strong(&j->stop, &none, (uint32_t)why);
+    /* Chunks not started are dropped now: even if every worker in the job dies, nobody has to come
+       back to claim them for the job to end. Later fetch_adds only push `next` further. */
+    uint64_t next = atomic_load(&j->next);
+    while (next < j->nchunks && !atomic_compare_exchange_weak(&j->next, &next, j->nchunks))
+        ;
     lock_robust(&j->fail_lock);
     atomic_store(&j->nretry, 0);
     pthread_mutex_unlock(&j->fail_lock);
@@ -147,10 +152,8 @@ enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64
             if (c >= j->nchunks)
                 break;
         }
-        if (atomic_load_explicit(&j->stop, memory_order_relaxed) != STOP_NONE) {
-            atomic_store(&j->next, j->nchunks); /* drop the rest; later claims find none */
-            break;
-        }
+        if (atomic_load_explicit(&j->stop, memory_order_relaxed) != STOP_NONE)
+            break; /* claimed after the stop: dropped (shmpool__job_stop moved `next` to the end) */
         if (broken_rc) {
             shmpool__job_fail(j, (uint64_t)c * j->chunk, broken_rc);
             out = JOB_WORKER_EXITS;

@@ -66,6 +66,17 @@ static void on_cancel(int sig) {
         _exit(0);
 }
 
+/* SIGUSR2: "your task may have run past task_timeout_ms". Checked against our own clock reading,
+   so a task that has just ended, and the next one, are never hit. */
+static void on_timeout(int sig) {
+    (void)sig;
+    uint64_t start = atomic_load(&self_slot->task_start_ns);
+    if (start && shmpool__now_ns() - start > (uint64_t)self_cb->task_timeout_ms * 1000000u) {
+        atomic_store(&self_slot->timed_out, 1);
+        _exit(0);
+    }
+}
+
 _Noreturn static void leave(struct worker_slot *w) {
     atomic_store(&w->state, W_EXITING);
     fflush(NULL); /* what tasks printed; the parent's buffers were flushed before any fork */
@@ -81,14 +92,20 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != helper)
         _exit(1);
-    /* Ctrl-C reaches the whole process group: the parent decides what it means, not the workers. */
+    /* Handlers the program installed are not the worker's: a crash in a task must end the worker
+       with its signal, so the pool can report it. Tasks may install their own (initializer).
+       Ctrl-C reaches the whole process group: the parent decides what it means, not the workers. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     signal(SIGINT, SIG_IGN);
     self_cb = cb;
     self_slot = w;
     struct sigaction sa = {.sa_handler = on_cancel};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
-    signal(SIGUSR2, SIG_DFL);
+    sa.sa_handler = on_timeout;
+    sigaction(SIGUSR2, &sa, NULL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

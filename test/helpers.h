@@ -16,6 +16,9 @@ void resources_snapshot(struct resources *r);
 /* Polls for up to a second for the counts to come back to `before` (children exit asynchronously);
    returns 1 if they did, else prints what differs and returns 0. */
 int resources_same(const struct resources *before);
+/* The same, ignoring the mapping count: for tests that started threads (glibc keeps their stacks
+   and malloc arenas mapped after they end). */
+int resources_same_but_mappings(const struct resources *before);
 /* Descendants of this process that are still alive (zombies excluded). */
 int count_descendants(void);
 

@@ -1,0 +1,210 @@
+/* shmpool_alloc / shmpool_free: one address everywhere, alignment, zero fill, early unlinking,
+   bad frees, /dev/shm full, and no leak over many cycles. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "shmpool.h"
+
+static shmpool *new_pool(unsigned workers) {
+    shmpool_options o = {.workers = workers, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p = NULL;
+    assert_int_equal(shmpool_create(&p, &o), 0);
+    return p;
+}
+
+static int count_shm(void) {
+    DIR *d = opendir("/dev/shm");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strncmp(e->d_name, "shmpool.", 8) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A worker writes through the very pointer the parent got, and reports the address it saw. */
+static int write_through(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    uint64_t *block = *(uint64_t *const *)in;
+    block[0] = 0xfeedfaceu;
+    block[1] = (uint64_t)getpid();
+    *(uintptr_t *)out = (uintptr_t)block;
+    return 0;
+}
+
+static void test_alloc_gives_the_same_address_in_parent_and_workers(void **state) {
+    (void)state;
+    shmpool *p = new_pool(2);
+    uint64_t *block = shmpool_alloc(p, 4096);
+    assert_non_null(block);
+    uintptr_t seen = 0;
+    assert_int_equal(shmpool_apply(p, write_through, NULL, &block, sizeof block, &seen, sizeof seen), 0);
+    assert_int_equal(seen, (uintptr_t)block);
+    assert_int_equal(block[0], 0xfeedfaceu);
+    assert_int_not_equal(block[1], (uint64_t)getpid()); /* written by another process */
+    assert_int_equal(shmpool_free(p, block), 0);
+    shmpool_destroy(p);
+}
+
+static void test_alloc_is_aligned_to_64_bytes_and_zero_filled(void **state) {
+    (void)state;
+    shmpool *p = new_pool(1);
+    for (size_t sz = 1; sz < (8u << 20); sz = sz * 3 + 5) {
+        unsigned char *m = shmpool_alloc(p, sz);
+        assert_non_null(m);
+        assert_int_equal((uintptr_t)m % 64, 0);
+        assert_true(shmpool_alloc_size(p, m) >= sz);
+        for (size_t i = 0; i < sz; i += 511)
+            assert_int_equal(m[i], 0);
+        memset(m, 0xab, sz);
+        assert_int_equal(shmpool_free(p, m), 0);
+    }
+    shmpool_destroy(p);
+}
+
+static void test_alloc_names_leave_dev_shm_once_workers_mapped_them(void **state) {
+    (void)state;
+    shmpool *p = new_pool(2);
+    int before = count_shm();
+    void *m = shmpool_alloc(p, 1 << 20);
+    assert_non_null(m);
+    int gone = 0;
+    for (int i = 0; i < 200 && !gone; i++) { /* idle workers are woken to map it */
+        gone = count_shm() == before;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(gone);
+    shmpool_free(p, m);
+    shmpool_destroy(p);
+}
+
+static void test_free_rejects_double_free_foreign_and_interior_pointers(void **state) {
+    (void)state;
+    shmpool *p = new_pool(1);
+    char *m = shmpool_alloc(p, 100);
+    int local;
+    assert_int_equal(shmpool_free(p, &local), -EINVAL);
+    assert_int_equal(shmpool_free(p, m + 8), -EINVAL);
+    assert_int_equal(shmpool_free(p, m), 0);
+    assert_int_equal(shmpool_free(p, m), -EINVAL);
+    assert_int_equal(shmpool_free(p, NULL), 0);
+    assert_int_equal(shmpool_free(NULL, m), -EINVAL);
+    shmpool_destroy(p);
+}
+
+static void test_alloc_rejects_bad_arguments(void **state) {
+    (void)state;
+    errno = 0;
+    assert_null(shmpool_alloc(NULL, 10));
+    assert_int_equal(errno, EINVAL);
+    shmpool *p = new_pool(1);
+    errno = 0;
+    assert_null(shmpool_alloc(p, 0));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(shmpool_alloc(p, SIZE_MAX));
+    assert_int_equal(errno, ENOMEM);
+    shmpool_close(p);
+    errno = 0;
+    assert_null(shmpool_alloc(p, 10));
+    assert_int_equal(errno, ESHUTDOWN);
+    shmpool_destroy(p);
+}
+
+static void test_alloc_and_free_many_times_leaves_nothing_behind(void **state) {
+    (void)state;
+    struct resources before;
+    resources_snapshot(&before);
+    shmpool *p = new_pool(2);
+    for (int i = 0; i < 2000; i++) {
+        void *m = shmpool_alloc(p, 4096 * (1 + i % 7));
+        assert_non_null(m);
+        assert_int_equal(shmpool_free(p, m), 0);
+    }
+    shmpool_destroy(p);
+    assert_true(resources_same(&before));
+}
+
+/* /dev/shm too small: in a private mount namespace with a 16 MiB tmpfs on /dev/shm, an allocation
+   that does not fit is ENOSPC up front (never SIGBUS later), and the pool stays usable. */
+static int inc(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    *(int *)out = *(const int *)in + 1;
+    return 0;
+}
+
+static int enospc_child(void) {
+    if (unshare(CLONE_NEWNS) != 0)
+        return 77;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=16m") != 0)
+        return 77;
+    shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p;
+    if (shmpool_create(&p, &o) != 0)
+        return 2;
+    errno = 0;
+    void *big = shmpool_alloc(p, 64u << 20);
+    if (big || errno != ENOSPC)
+        return 3;
+    void *fits = shmpool_alloc(p, 4u << 20);
+    if (!fits)
+        return 4;
+    /* staging a parent buffer that does not fit fails the same way */
+    size_t n = (24u << 20) / sizeof(int);
+    int *in = calloc(n, sizeof *in), *out = calloc(n, sizeof *out);
+    if (shmpool_map(p, inc, NULL, in, sizeof *in, out, sizeof *out, n, 0) != -ENOSPC)
+        return 5;
+    int a = 41, b = 0;
+    if (shmpool_apply(p, inc, NULL, &a, sizeof a, &b, sizeof b) != 0 || b != 42)
+        return 6;
+    free(in);
+    free(out);
+    shmpool_free(p, fits);
+    shmpool_destroy(p);
+    return count_shm() == 0 ? 0 : 7;
+}
+
+static void test_alloc_beyond_dev_shm_is_enospc_and_the_pool_stays_usable(void **state) {
+    (void)state;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(enospc_child());
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77)
+        skip(); /* no CAP_SYS_ADMIN for a private mount namespace */
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_true(strstr(shmpool_strerror(-ENOSPC), "/dev/shm") != NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alloc_gives_the_same_address_in_parent_and_workers),
+        cmocka_unit_test(test_alloc_is_aligned_to_64_bytes_and_zero_filled),
+        cmocka_unit_test(test_alloc_names_leave_dev_shm_once_workers_mapped_them),
+        cmocka_unit_test(test_free_rejects_double_free_foreign_and_interior_pointers),
+        cmocka_unit_test(test_alloc_rejects_bad_arguments),
+        cmocka_unit_test(test_alloc_and_free_many_times_leaves_nothing_behind),
+        cmocka_unit_test(test_alloc_beyond_dev_shm_is_enospc_and_the_pool_stays_usable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,396 @@
+/* Failures: a worker that dies (signal in a task, _exit, SIGKILL from outside) fails only its job,
+   with a code naming the signal and the item, quickly, and the pool goes on; retries; task time
+   limits; cancel; a parent killed with SIGKILL takes its workers and segments with it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "shmpool.h"
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+struct shared {
+    _Atomic pid_t victim;   /* the worker running the item to kill */
+    _Atomic int attempts;   /* how often the doomed item started */
+    int64_t out[64];
+};
+
+static shmpool *new_pool(const shmpool_options *extra) {
+    shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
+    if (extra)
+        o = *extra;
+    shmpool *p;
+    assert_int_equal(shmpool_create(&p, &o), 0);
+    return p;
+}
+
+static int inc(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    *(int64_t *)out = *(const int64_t *)in + 1;
+    return 0;
+}
+
+static void assert_pool_still_works(shmpool *p) {
+    int64_t in[100], out[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    assert_int_equal(shmpool_map(p, inc, NULL, in, sizeof in[0], out, sizeof out[0], 100, 3), 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(out[i], i + 1);
+}
+
+/* Item 13 dies in the way ctx says; the others return their index. */
+enum how { BY_SEGV, BY_ABORT, BY_EXIT, BY_OUTSIDE_KILL };
+struct doom {
+    enum how how;
+    struct shared *sh;
+};
+
+static int doomed(const void *in, void *out, void *ctx) {
+    const struct doom *d = ctx;
+    int64_t i = *(const int64_t *)in;
+    if (i == 13) {
+        atomic_fetch_add(&d->sh->attempts, 1);
+        switch (d->how) {
+        case BY_SEGV:
+            raise(SIGSEGV);
+            break;
+        case BY_ABORT:
+            abort();
+        case BY_EXIT:
+            _exit(7);
+        case BY_OUTSIDE_KILL:
+            atomic_store(&d->sh->victim, getpid());
+            sleep(30);
+            break;
+        }
+    }
+    *(int64_t *)out = i * 10;
+    return 0;
+}
+
+static void run_doomed(enum how how, int expect) {
+    struct resources before;
+    resources_snapshot(&before);
+    shmpool *p = new_pool(NULL);
+    struct shared *sh = shmpool_alloc(p, sizeof *sh);
+    struct doom *d = shmpool_alloc(p, sizeof *d);
+    int64_t *in = shmpool_alloc(p, 64 * sizeof *in);
+    d->how = how;
+    d->sh = sh;
+    for (int i = 0; i < 64; i++)
+        in[i] = i, sh->out[i] = -1;
+    shmpool_result *r;
+    assert_int_equal(shmpool_map_async(p, doomed, d, in, sizeof *in, sh->out, sizeof sh->out[0], 64, 1, &r), 0);
+    uint64_t killed_at = 0;
+    if (how == BY_OUTSIDE_KILL) { /* the OOM killer's way */
+        while (!atomic_load(&sh->victim))
+            sleep_ms(1);
+        killed_at = now_ms();
+        kill(atomic_load(&sh->victim), SIGKILL);
+    }
+    int rc = shmpool_result_get(r, 10000);
+    if (killed_at)
+        assert_true(now_ms() - killed_at < 200); /* noticed within 200 ms, never a hang */
+    assert_int_equal(rc, expect);
+    size_t index;
+    assert_int_equal(shmpool_result_error(r, &index), expect);
+    assert_int_equal(index, 13);
+    shmpool_result_free(r);
+    for (int i = 0; i < 13; i++) /* chunks are claimed in order: everything before ran */
+        assert_int_equal(sh->out[i], i * 10);
+    assert_int_equal(sh->out[13], -1);
+    assert_pool_still_works(p); /* the worker was replaced */
+    shmpool_destroy(p);
+    assert_true(resources_same(&before));
+}
+
+static void test_a_task_that_segfaults_fails_its_job_with_sigsegv_and_the_pool_goes_on(void **state) {
+    (void)state;
+    run_doomed(BY_SEGV, SHMPOOL_EKILLED(SIGSEGV));
+}
+
+static void test_a_task_that_aborts_fails_its_job_with_sigabrt(void **state) {
+    (void)state;
+    run_doomed(BY_ABORT, SHMPOOL_EKILLED(SIGABRT));
+}
+
+static void test_a_task_that_calls_exit_fails_its_job_with_its_status(void **state) {
+    (void)state;
+    run_doomed(BY_EXIT, SHMPOOL_EEXITED(7));
+}
+
+static void test_a_worker_killed_from_outside_is_noticed_within_200ms(void **state) {
+    (void)state;
+    run_doomed(BY_OUTSIDE_KILL, SHMPOOL_EKILLED(SIGKILL));
+}
+
+static int die_in_apply(const void *in, void *out, void *ctx) {
+    (void)in, (void)out, (void)ctx;
+    raise(SIGBUS);
+    return 0;
+}
+
+static int die_in_range(void *ctx, size_t b, size_t e) {
+    (void)ctx;
+    if (b <= 70 && 70 < e)
+        raise(SIGFPE);
+    return 0;
+}
+
+static int die_in_star(const void *const args[], void *out, void *ctx) {
+    (void)out, (void)ctx;
+    if (*(const int64_t *)args[0] == 3)
+        raise(SIGILL);
+    return 0;
+}
+
+static void test_deaths_in_apply_for_and_starmap_fail_only_their_job(void **state) {
+    (void)state;
+    shmpool *p = new_pool(NULL);
+    assert_int_equal(shmpool_apply(p, die_in_apply, NULL, NULL, 0, NULL, 0), SHMPOOL_EKILLED(SIGBUS));
+    assert_pool_still_works(p);
+    shmpool_result *r;
+    assert_int_equal(shmpool_for_async(p, die_in_range, NULL, 100, 10, &r), 0);
+    assert_int_equal(shmpool_result_get(r, -1), SHMPOOL_EKILLED(SIGFPE));
+    size_t index;
+    shmpool_result_error(r, &index);
+    assert_int_equal(index, 70); /* the item the worker was running */
+    shmpool_result_free(r);
+    int64_t col[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    const void *cols[] = {col};
+    size_t sizes[] = {sizeof col[0]};
+    assert_int_equal(shmpool_starmap(p, die_in_star, NULL, 1, cols, sizes, NULL, 0, 8, 1), SHMPOOL_EKILLED(SIGILL));
+    /* a job running beside the dying one is not touched */
+    int64_t in[1000], out[1000];
+    for (int i = 0; i < 1000; i++)
+        in[i] = i;
+    shmpool_result *ok;
+    assert_int_equal(shmpool_map_async(p, inc, NULL, in, sizeof in[0], out, sizeof out[0], 1000, 1, &ok), 0);
+    assert_int_equal(shmpool_apply(p, die_in_apply, NULL, NULL, 0, NULL, 0), SHMPOOL_EKILLED(SIGBUS));
+    assert_int_equal(shmpool_result_get(ok, -1), 0);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(out[i], i + 1);
+    shmpool_result_free(ok);
+    assert_pool_still_works(p);
+    shmpool_destroy(p);
+}
+
+/* Dies the first time only (the attempt count lives in shared memory). */
+static int dies_once(const void *in, void *out, void *ctx) {
+    struct shared *sh = ctx;
+    int64_t i = *(const int64_t *)in;
+    if (i == 5 && atomic_fetch_add(&sh->attempts, 1) == 0)
+        raise(SIGKILL);
+    *(int64_t *)out = i * 10;
+    return 0;
+}
+
+static void test_task_retries_run_a_chunk_again_when_its_worker_died(void **state) {
+    (void)state;
+    shmpool_options o = {.workers = 2, .task_retries = 2, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p = new_pool(&o);
+    struct shared *sh = shmpool_alloc(p, sizeof *sh);
+    int64_t in[20], out[20];
+    for (int i = 0; i < 20; i++)
+        in[i] = i;
+    assert_int_equal(shmpool_map(p, dies_once, sh, in, sizeof in[0], out, sizeof out[0], 20, 1), 0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(out[i], i * 10);
+    assert_int_equal(atomic_load(&sh->attempts), 2);
+    /* without retries the same death fails the job */
+    shmpool_destroy(p);
+    p = new_pool(NULL);
+    sh = shmpool_alloc(p, sizeof *sh);
+    assert_int_equal(shmpool_map(p, dies_once, sh, in, sizeof in[0], out, sizeof out[0], 20, 1), SHMPOOL_EKILLED(SIGKILL));
+    shmpool_destroy(p);
+}
+
+static int sleepy(const void *in, void *out, void *ctx) {
+    (void)out, (void)ctx;
+    if (*(const int64_t *)in == 2)
+        sleep(30);
+    return 0;
+}
+
+static void test_get_times_out_leaves_the_job_running_and_cancel_stops_it(void **state) {
+    (void)state;
+    struct resources before;
+    resources_snapshot(&before);
+    shmpool *p = new_pool(NULL);
+    int64_t in[64];
+    for (int i = 0; i < 64; i++)
+        in[i] = i;
+    shmpool_result *r;
+    assert_int_equal(shmpool_map_async(p, sleepy, NULL, in, sizeof in[0], NULL, 0, 64, 1, &r), 0);
+    uint64_t t0 = now_ms();
+    assert_int_equal(shmpool_result_get(r, 100), -ETIMEDOUT);
+    assert_true(now_ms() - t0 >= 95);
+    assert_int_equal(shmpool_result_ready(r), 0);
+    assert_int_equal(shmpool_result_get(r, 0), -ETIMEDOUT); /* can be called again */
+    t0 = now_ms();
+    assert_int_equal(shmpool_result_cancel(r), 0);
+    assert_true(now_ms() - t0 < 1000); /* the sleeping worker was ended, not waited for */
+    assert_int_equal(shmpool_result_get(r, 0), -ECANCELED);
+    shmpool_result_free(r);
+    assert_pool_still_works(p);
+    shmpool_destroy(p);
+    assert_true(resources_same(&before));
+}
+
+static void test_freeing_a_pending_result_cancels_it(void **state) {
+    (void)state;
+    shmpool *p = new_pool(NULL);
+    int64_t in[8] = {2, 2, 2, 2, 2, 2, 2, 2};
+    shmpool_result *r;
+    assert_int_equal(shmpool_map_async(p, sleepy, NULL, in, sizeof in[0], NULL, 0, 8, 1, &r), 0);
+    sleep_ms(20);
+    uint64_t t0 = now_ms();
+    shmpool_result_free(r);
+    assert_true(now_ms() - t0 < 1000);
+    assert_pool_still_works(p);
+    shmpool_destroy(p);
+}
+
+static void test_a_task_past_its_time_limit_is_killed_and_fails_with_etime(void **state) {
+    (void)state;
+    shmpool_options o = {.workers = 2, .task_timeout_ms = 100, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p = new_pool(&o);
+    int64_t in[4] = {0, 1, 2, 3};
+    uint64_t t0 = now_ms();
+    assert_int_equal(shmpool_map(p, sleepy, NULL, in, sizeof in[0], NULL, 0, 4, 1), -ETIME);
+    assert_true(now_ms() - t0 < 2000);
+    assert_pool_still_works(p);
+    shmpool_destroy(p);
+}
+
+/* The parent dies with SIGKILL: its workers exit within a second and no segment is left. */
+struct pids {
+    _Atomic int ready;
+    pid_t parent;
+    pid_t workers[2];
+};
+
+static int report_pid(const void *in, void *out, void *ctx) {
+    (void)in, (void)ctx;
+    *(pid_t *)out = getpid();
+    return 0;
+}
+
+static int gone(pid_t pid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *e = strrchr(buf, ')');
+    return e && e[2] == 'Z';
+}
+
+static int shm_of(pid_t parent) {
+    char prefix[64];
+    int len = snprintf(prefix, sizeof prefix, "shmpool.%d.", (int)parent);
+    DIR *d = opendir("/dev/shm");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strncmp(e->d_name, prefix, (size_t)len) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_a_parent_killed_with_sigkill_takes_its_workers_and_segments_along(void **state) {
+    (void)state;
+    struct pids *pp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t child = fork();
+    if (child == 0) {
+        shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
+        shmpool *p;
+        if (shmpool_create(&p, &o))
+            _exit(1);
+        for (int i = 0; i < 5; i++) /* segments, some mapped by everybody, the last maybe not */
+            shmpool_alloc(p, 1 << 20);
+        int in[2] = {0};
+        shmpool_map(p, report_pid, NULL, in, sizeof in[0], pp->workers, sizeof pp->workers[0], 2, 1);
+        shmpool_alloc(p, 1 << 20);
+        atomic_store(&pp->ready, 1);
+        pause();
+        _exit(0);
+    }
+    while (!atomic_load(&pp->ready))
+        sleep_ms(1);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    uint64_t t0 = now_ms();
+    while ((!gone(pp->workers[0]) || !gone(pp->workers[1]) || shm_of(child)) && now_ms() - t0 < 3000)
+        sleep_ms(5);
+    assert_true(gone(pp->workers[0]) && gone(pp->workers[1]));
+    assert_int_equal(shm_of(child), 0);
+    assert_true(now_ms() - t0 < 1000);
+    munmap(pp, 4096);
+}
+
+static void test_a_parent_that_exits_without_destroy_leaves_nothing(void **state) {
+    (void)state;
+    pid_t child = fork();
+    if (child == 0) {
+        shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
+        shmpool *p;
+        if (shmpool_create(&p, &o))
+            _exit(1);
+        shmpool_alloc(p, 1 << 20);
+        exit(0); /* no destroy */
+    }
+    int st;
+    waitpid(child, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    uint64_t t0 = now_ms();
+    while (shm_of(child) && now_ms() - t0 < 2000)
+        sleep_ms(5);
+    assert_int_equal(shm_of(child), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_task_that_segfaults_fails_its_job_with_sigsegv_and_the_pool_goes_on),
+        cmocka_unit_test(test_a_task_that_aborts_fails_its_job_with_sigabrt),
+        cmocka_unit_test(test_a_task_that_calls_exit_fails_its_job_with_its_status),
+        cmocka_unit_test(test_a_worker_killed_from_outside_is_noticed_within_200ms),
+        cmocka_unit_test(test_deaths_in_apply_for_and_starmap_fail_only_their_job),
+        cmocka_unit_test(test_task_retries_run_a_chunk_again_when_its_worker_died),
+        cmocka_unit_test(test_get_times_out_leaves_the_job_running_and_cancel_stops_it),
+        cmocka_unit_test(test_freeing_a_pending_result_cancels_it),
+        cmocka_unit_test(test_a_task_past_its_time_limit_is_killed_and_fails_with_etime),
+        cmocka_unit_test(test_a_parent_killed_with_sigkill_takes_its_workers_and_segments_along),
+        cmocka_unit_test(test_a_parent_that_exits_without_destroy_leaves_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
