@@ -300,17 +300,28 @@ typedef struct shmpool_array {
 SHMPOOL_EXTERN size_t shmpool_dtype_size(shmpool_dtype dtype);
 /** numpy's descr string ("<f8", "|b1", ...), NULL for an unknown dtype. */
 SHMPOOL_EXTERN const char *shmpool_dtype_descr(shmpool_dtype dtype);
-/** Load a .npy file. @return 0; -ENOENT, -EISDIR, -EACCES (the file); -EBADMSG (malformed
- *  header); -ENOTSUP (Fortran order, big-endian or unsupported dtype); -EPROTO (data size
- *  disagrees with the shape: truncated or extra bytes); -ENOSPC (does not fit in /dev/shm). */
+/** Load a .npy file into shmpool_alloc memory (arr->data; NULL for an empty array). A pipe or
+ *  FIFO works too (read as a stream). On error *arr is cleared, so shmpool_array_free on it is
+ *  harmless.
+ *  @return 0; -EINVAL (NULL argument); -ENOENT, -EISDIR, -EACCES, ... (the file: open's errno);
+ *  -EBADMSG (not .npy, or a malformed or cut-short header); -ENOTSUP (Fortran order, big-endian or
+ *  unsupported dtype, structured dtypes included, a format version other than 1.0/2.0/3.0, more
+ *  than SHMPOOL_ARRAY_MAX_DIMS dimensions); -EOVERFLOW (the shape's size does not fit in size_t);
+ *  -EPROTO (data size disagrees with the shape: truncated or extra bytes); -ENOSPC (does not fit
+ *  in /dev/shm); -ENOMEM; -ESHUTDOWN (pool closed); a read error's -errno. */
 SHMPOOL_EXTERN int shmpool_array_load(shmpool *pool, const char *path, shmpool_array *arr);
-/** Load a headerless file as a 1-d array of dtype. @return as load; -EPROTO if the size is not a
- *  multiple of the element size. */
+/** Load a headerless file as a 1-d array of dtype (the host's byte order). @return as load;
+ *  -EINVAL also for an unknown dtype; -EPROTO if the size is not a multiple of the element size. */
 SHMPOOL_EXTERN int shmpool_array_load_raw(shmpool *pool, const char *path, shmpool_dtype dtype,
                                           shmpool_array *arr);
-/** Write arr as a .npy file (format 1.0, or 2.0 when the header needs it). */
+/** Write arr as a .npy file, byte for byte what numpy's np.save writes (format 1.0, or 2.0 when
+ *  the header needs it). arr->data may be any memory; pool may be NULL (it only picks the I/O
+ *  engine). An existing file is replaced; a file this call created is removed if writing fails.
+ *  @return 0; -EINVAL (NULL path or arr, unknown dtype, ndim over the maximum, count or nbytes
+ *  that disagree with shape, NULL data with nbytes > 0); -EOVERFLOW; open's or write's -errno
+ *  (-ENOENT, -EISDIR, -EACCES, -ENOSPC, -EFBIG, ...). */
 SHMPOOL_EXTERN int shmpool_array_save(shmpool *pool, const char *path, const shmpool_array *arr);
-/** shmpool_free(arr->data) and clear arr. */
+/** shmpool_free(arr->data) and clear arr. NULL arr, or arr with NULL data, is fine. */
 SHMPOOL_EXTERN void shmpool_array_free(shmpool *pool, shmpool_array *arr);
 
 #ifdef __cplusplus

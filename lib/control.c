@@ -59,7 +59,7 @@ int shmpool__control_create(struct control **out, const struct control_params *p
     cb->segs_off = segs_off;
     cb->ring_off = ring_off;
     int rc = 0;
-    if (sem_init(&cb->wake, 1, 0) || sem_init(&cb->started, 1, 0))
+    if (sem_init(&cb->started, 1, 0))
         rc = -errno;
     for (unsigned i = 0; !rc && i < p->njobs; i++) {
         struct job *j = cb_job(cb, i);
@@ -89,7 +89,6 @@ void shmpool__control_destroy(struct control *cb) {
         sem_destroy(&cb_job(cb, i)->done);
         pthread_mutex_destroy(&cb_job(cb, i)->fail_lock);
     }
-    sem_destroy(&cb->wake);
     sem_destroy(&cb->started);
     munmap(cb, cb->bytes);
 }

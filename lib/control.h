@@ -122,8 +122,8 @@ struct control {
     size_t workers_off, jobs_off, segs_off, ring_off;
 
     _Alignas(CACHELINE) _Atomic uint32_t shutdown; /* enum shutdown_mode */
-    _Atomic uint32_t sleepers;                     /* workers asleep (or about to be) on `wake` */
-    sem_t wake;                                    /* idle workers sleep here */
+    _Atomic uint32_t sleepers;                     /* workers asleep (or about to be) on wake_seq */
+    _Atomic uint32_t wake_seq;                     /* eventcount: idle workers futex-wait on it */
     sem_t started;                                 /* one post per worker that finished starting */
 
     _Alignas(CACHELINE) _Atomic uint64_t seg_gen;  /* seqlock over the segment table: odd while

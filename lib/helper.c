@@ -49,6 +49,8 @@ static void spawn(struct helper *h, unsigned slot) {
     atomic_store(&w->seg_seen, atomic_load(&cb->helper_seg_seen)); /* it inherits our mappings */
     atomic_store(&w->item, NO_ITEM);
     atomic_store(&w->tasks, 0);
+    atomic_store(&w->task_start_ns, 0); /* the dead worker's clock is not the replacement's */
+    atomic_store(&w->timed_out, 0);
     atomic_store(&w->state, W_STARTING);
     pid_t pid = fork();
     if (pid == 0)

@@ -1,12 +1,19 @@
-/* Sleeping without lost wake-ups: a worker going to sleep increments `sleepers`, then looks for
- * work once more; a producer publishes work, then reads `sleepers` and posts `wake` for each
- * sleeper it takes off the count (CAS). Both sides put a seq_cst fence between their store and
- * their load, so either the worker sees the work or the producer sees the sleeper. A worker that
- * found work after counting itself leaves its count behind: the producer posts one token too many,
- * which costs somebody one empty wake-up later, never a lost one. */
+/* Sleeping without lost wake-ups, an eventcount: a worker going to sleep reads `wake_seq`, counts
+ * itself in `sleepers`, looks for work once more, then futex-waits on `wake_seq` for the value it
+ * read. A producer publishes work, then reads `sleepers`; if anyone sleeps it bumps `wake_seq` and
+ * futex-wakes n of them. The seq_cst fences on both sides (Dekker) make sure either the worker sees
+ * the work or the producer sees the sleeper; and a worker that read `wake_seq` before the bump does
+ * not sleep at all (FUTEX_WAIT fails when the value changed).
+ *
+ * Why not a semaphore: a semaphore's tokens go to whoever asks first, so when every worker must wake
+ * (a new segment to map, shutdown), one worker could take two tokens and another none. The futex
+ * wakes exactly n sleepers, or all of them. */
 #include "worker.h"
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -16,17 +23,16 @@
 #include "clock.h"
 #include "job.h"
 
+static long futex(_Atomic uint32_t *word, int op, uint32_t val) {
+    return syscall(SYS_futex, word, op, val, NULL, NULL, 0); /* shared: not FUTEX_PRIVATE */
+}
+
 void shmpool__wake_workers(struct control *cb, unsigned want) {
     atomic_thread_fence(memory_order_seq_cst);
-    while (want > 0) {
-        uint32_t s = atomic_load(&cb->sleepers);
-        if (s == 0)
-            return;
-        if (atomic_compare_exchange_weak(&cb->sleepers, &s, s - 1)) {
-            sem_post(&cb->wake);
-            want--;
-        }
-    }
+    if (want == 0 || atomic_load(&cb->sleepers) == 0)
+        return;
+    atomic_fetch_add(&cb->wake_seq, 1);
+    futex(&cb->wake_seq, FUTEX_WAKE, want > INT_MAX ? INT_MAX : want);
 }
 
 static bool work_waiting(struct control *cb, struct seg_view *v, struct worker_slot *w) {
@@ -47,11 +53,12 @@ static void idle(struct control *cb, struct seg_view *v, struct worker_slot *w) 
             }
         } while (shmpool__now_ns() < until);
     }
+    uint32_t seq = atomic_load(&cb->wake_seq);
     atomic_fetch_add(&cb->sleepers, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    if (work_waiting(cb, v, w))
-        return;
-    shmpool__sem_wait_until(&cb->wake, UINT64_MAX);
+    if (!work_waiting(cb, v, w))
+        futex(&cb->wake_seq, FUTEX_WAIT, seq); /* returns at once if wake_seq moved; EINTR is fine */
+    atomic_fetch_sub(&cb->sleepers, 1);
 }
 
 static struct control *self_cb;

@@ -1,6 +1,6 @@
 /* The worker process: forked by the helper into a slot of the worker table, it runs the
  * initializer, then pops descriptors from the ring and runs their jobs' chunks. Idle, it spins for
- * spin_us, then sleeps on the control block's `wake` semaphore. */
+ * spin_us, then sleeps on the control block's eventcount (a futex). */
 #ifndef SHMPOOL_WORKER_H
 #define SHMPOOL_WORKER_H
 
@@ -9,7 +9,8 @@
 struct seg_view;
 /* Never returns. `view` is the helper's, inherited through fork. */
 _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct seg_view *view);
-/* Wake up to `want` sleeping workers (any process). */
+/* Wake up to `want` sleeping workers (any process); UINT_MAX wakes them all. No syscall when
+   nobody sleeps. */
 void shmpool__wake_workers(struct control *cb, unsigned want);
 
 #endif

@@ -9,7 +9,7 @@ struct resources {
     int fds;        /* open file descriptors of this process */
     int mappings;   /* lines in /proc/self/maps */
     int children;   /* processes whose parent is this process, or whose parent's parent is */
-    int shm;        /* entries in /dev/shm whose name starts with "shmpool" */
+    int shm;        /* entries in /dev/shm of this process's pools ("shmpool.<pid>.") */
 };
 
 void resources_snapshot(struct resources *r);

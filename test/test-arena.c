@@ -27,12 +27,15 @@ static shmpool *new_pool(unsigned workers) {
     return p;
 }
 
+/* Segments of this process's pools (tests may run in parallel). */
 static int count_shm(void) {
+    char prefix[32];
+    int len = snprintf(prefix, sizeof prefix, "shmpool.%d.", (int)getpid());
     DIR *d = opendir("/dev/shm");
     int n = 0;
     struct dirent *e;
     while (d && (e = readdir(d)))
-        n += strncmp(e->d_name, "shmpool.", 8) == 0;
+        n += strncmp(e->d_name, prefix, (size_t)len) == 0;
     if (d)
         closedir(d);
     return n;

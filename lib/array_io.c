@@ -1,0 +1,312 @@
+/* Array files straight into shared memory: .npy and raw files are read into shmpool_alloc memory
+ * (io_uring, or pread where that is not possible: uring_io.c), and written from any memory.
+ *
+ * The data never passes through an intermediate buffer, except for a raw file read from a pipe,
+ * whose size is only known at its end. The header is small and read with plain pread/read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "npy.h"
+#include "pool.h"
+#include "shmpool.h"
+#include "uring_io.h"
+
+size_t shmpool_dtype_size(shmpool_dtype dtype) {
+    return shmpool__npy_dtype_size(dtype);
+}
+
+const char *shmpool_dtype_descr(shmpool_dtype dtype) {
+    return shmpool__npy_dtype_descr(dtype);
+}
+
+/* SHMPOOL_NO_IO_URING set to anything but "" or "0" forces pread/pwrite, as does the pool flag. */
+static struct shmpool__io io_for(const shmpool *pool) {
+    const char *env = getenv("SHMPOOL_NO_IO_URING");
+    bool off = (env && env[0] && strcmp(env, "0") != 0) ||
+               (pool && (shmpool__pool_flags(pool) & SHMPOOL_FLAG_NO_IO_URING));
+    return (struct shmpool__io){.use_uring = !off};
+}
+
+static int open_for_reading(const char *path, int *fd, struct stat *st) {
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return -errno;
+    if (fstat(f, st) < 0) {
+        int rc = -errno;
+        close(f);
+        return rc;
+    }
+    if (S_ISDIR(st->st_mode)) { /* open(O_RDONLY) succeeds on a directory; read would not */
+        close(f);
+        return -EISDIR;
+    }
+    *fd = f;
+    return 0;
+}
+
+/* Regular files are read at offsets; anything else (a pipe, a FIFO, a device) as a stream. */
+static uint64_t at(bool regular, size_t off) {
+    return regular ? (uint64_t)off : SHMPOOL__IO_STREAM;
+}
+
+static int alloc_data(shmpool *pool, size_t nbytes, void **data) {
+    *data = NULL;
+    if (nbytes == 0)
+        return 0; /* an empty array has no data, and shmpool_alloc refuses 0 bytes */
+    void *p = shmpool_alloc(pool, nbytes);
+    if (!p)
+        return errno > 0 ? -errno : -ENOMEM;
+    *data = p;
+    return 0;
+}
+
+/* The .npy header, read as it says how long it is. A file that ends inside it is malformed. */
+static int read_header(int fd, bool regular, struct shmpool__npy_header *h) {
+    struct shmpool__io plain = {.use_uring = false};
+    unsigned char pre[12];
+    size_t have = 0, need = 10, size = 0;
+    int rc;
+    for (;;) {
+        rc = shmpool__io_read(&plain, fd, pre + have, need - have, at(regular, have));
+        if (rc)
+            return rc == -EPROTO ? -EBADMSG : rc;
+        have = need;
+        rc = shmpool__npy_header_size(pre, have, &size);
+        if (rc != -EAGAIN)
+            break;
+        if (size <= have || size > sizeof pre)
+            return -EBADMSG; /* cannot happen: header_size asks for at most 12 bytes */
+        need = size;
+    }
+    if (rc)
+        return rc;
+    if (size > SHMPOOL__NPY_HEADER_MAX)
+        return -EBADMSG;
+    unsigned char *buf = malloc(size);
+    if (!buf)
+        return -ENOMEM;
+    memcpy(buf, pre, have);
+    rc = shmpool__io_read(&plain, fd, buf + have, size - have, at(regular, have));
+    if (rc == 0)
+        rc = shmpool__npy_parse(buf, size, h);
+    else if (rc == -EPROTO)
+        rc = -EBADMSG;
+    free(buf);
+    return rc;
+}
+
+/* After the data of a stream: one more byte means the file is longer than its header says. */
+static int expect_eof(int fd) {
+    for (;;) {
+        unsigned char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r == 0)
+            return 0;
+        if (r > 0)
+            return -EPROTO;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+static int load_npy(shmpool *pool, int fd, const struct stat *st, shmpool_array *arr) {
+    bool regular = S_ISREG(st->st_mode);
+    struct shmpool__npy_header h;
+    int rc = read_header(fd, regular, &h);
+    if (rc)
+        return rc;
+    /* Check the size before taking any memory: a truncated file costs nothing. */
+    if (regular && (uint64_t)st->st_size - h.data_offset != h.nbytes)
+        return -EPROTO;
+    void *data;
+    if ((rc = alloc_data(pool, h.nbytes, &data)))
+        return rc;
+    struct shmpool__io io = io_for(pool);
+    rc = shmpool__io_read(&io, fd, data, h.nbytes, at(regular, h.data_offset));
+    if (rc == 0 && !regular)
+        rc = expect_eof(fd);
+    if (rc) {
+        (void)shmpool_free(pool, data);
+        return rc;
+    }
+    arr->data = data;
+    arr->dtype = h.dtype;
+    arr->ndim = h.ndim;
+    memcpy(arr->shape, h.shape, sizeof arr->shape);
+    arr->count = h.count;
+    arr->nbytes = h.nbytes;
+    return 0;
+}
+
+int shmpool_array_load(shmpool *pool, const char *path, shmpool_array *arr) {
+    if (!pool || !path || !arr)
+        return -EINVAL;
+    memset(arr, 0, sizeof *arr);
+    int fd;
+    struct stat st;
+    int rc = open_for_reading(path, &fd, &st);
+    if (rc)
+        return rc;
+    rc = load_npy(pool, fd, &st, arr);
+    close(fd);
+    return rc;
+}
+
+/* A raw stream has no size until its end: gather it in the heap, then copy it once. */
+static int slurp(int fd, unsigned char **out, size_t *len) {
+    size_t cap = 1 << 20, n = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            unsigned char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!bigger) {
+                free(buf);
+                return -ENOMEM;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int rc = -errno;
+            free(buf);
+            return rc;
+        }
+        n += (size_t)r;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int load_raw(shmpool *pool, int fd, const struct stat *st, shmpool_dtype dtype,
+                    shmpool_array *arr) {
+    size_t esize = shmpool__npy_dtype_size(dtype), nbytes = 0;
+    unsigned char *staged = NULL;
+    int rc;
+    if (S_ISREG(st->st_mode)) {
+        if ((uint64_t)st->st_size > SIZE_MAX)
+            return -EOVERFLOW;
+        nbytes = (size_t)st->st_size;
+    } else if ((rc = slurp(fd, &staged, &nbytes))) {
+        return rc;
+    }
+    void *data = NULL;
+    if (nbytes % esize != 0)
+        rc = -EPROTO;
+    else
+        rc = alloc_data(pool, nbytes, &data);
+    if (rc == 0 && nbytes > 0) {
+        if (staged) {
+            memcpy(data, staged, nbytes);
+        } else {
+            struct shmpool__io io = io_for(pool);
+            rc = shmpool__io_read(&io, fd, data, nbytes, 0);
+        }
+    }
+    free(staged);
+    if (rc) {
+        (void)shmpool_free(pool, data);
+        return rc;
+    }
+    arr->data = data;
+    arr->dtype = dtype;
+    arr->ndim = 1;
+    arr->shape[0] = nbytes / esize;
+    arr->count = nbytes / esize;
+    arr->nbytes = nbytes;
+    return 0;
+}
+
+int shmpool_array_load_raw(shmpool *pool, const char *path, shmpool_dtype dtype,
+                           shmpool_array *arr) {
+    if (!pool || !path || !arr)
+        return -EINVAL;
+    memset(arr, 0, sizeof *arr);
+    if (shmpool__npy_dtype_size(dtype) == 0)
+        return -EINVAL;
+    int fd;
+    struct stat st;
+    int rc = open_for_reading(path, &fd, &st);
+    if (rc)
+        return rc;
+    rc = load_raw(pool, fd, &st, dtype, arr);
+    close(fd);
+    return rc;
+}
+
+/* The array must describe itself consistently: count is the product of shape, nbytes follows. */
+static int check_array(const shmpool_array *arr) {
+    size_t esize = shmpool__npy_dtype_size(arr->dtype);
+    if (esize == 0 || arr->ndim > SHMPOOL_ARRAY_MAX_DIMS)
+        return -EINVAL;
+    size_t count = 1;
+    for (unsigned i = 0; i < arr->ndim; i++) {
+        if (arr->shape[i] != 0 && count > SIZE_MAX / arr->shape[i])
+            return -EOVERFLOW;
+        count *= arr->shape[i];
+    }
+    if (count > SIZE_MAX / esize)
+        return -EOVERFLOW;
+    if (arr->count != count || arr->nbytes != count * esize || (!arr->data && arr->nbytes))
+        return -EINVAL;
+    return 0;
+}
+
+int shmpool_array_save(shmpool *pool, const char *path, const shmpool_array *arr) {
+    if (!path || !arr)
+        return -EINVAL;
+    int rc = check_array(arr);
+    if (rc)
+        return rc;
+    char header[SHMPOOL__NPY_FORMAT_MAX];
+    size_t hlen;
+    rc = shmpool__npy_format(header, sizeof header, arr->dtype, arr->ndim, arr->shape, &hlen);
+    if (rc)
+        return rc;
+
+    /* Remember whether the file is ours, so a failed save does not leave a half file behind. */
+    bool created = true;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EEXIST) {
+        created = false;
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+    } else {
+        bool regular = S_ISREG(st.st_mode);
+        struct shmpool__io plain = {.use_uring = false}, io = io_for(pool);
+        rc = shmpool__io_write(&plain, fd, header, hlen, at(regular, 0));
+        if (rc == 0)
+            rc = shmpool__io_write(&io, fd, arr->data, arr->nbytes, at(regular, hlen));
+    }
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno; /* e.g. a delayed write error on NFS */
+    if (rc && created)
+        (void)unlink(path);
+    return rc;
+}
+
+void shmpool_array_free(shmpool *pool, shmpool_array *arr) {
+    if (!arr)
+        return;
+    if (arr->data)
+        (void)shmpool_free(pool, arr->data);
+    memset(arr, 0, sizeof *arr);
+}

@@ -1,0 +1,258 @@
+#include "uring_io.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One read(2)/write(2) moves at most 0x7ffff000 bytes on Linux; stay well under it. */
+#define RW_MAX ((size_t)1 << 30)
+
+/* ---------------------------------------------------------------------------------------------
+ * The fallback: pread/pwrite (read/write for streams) until the range is done.
+ */
+static void wait_ready(int fd, bool writing) {
+    /* Only a non-blocking fd says EAGAIN; wait for it rather than spin. */
+    struct pollfd p = {.fd = fd, .events = writing ? POLLOUT : POLLIN};
+    (void)poll(&p, 1, 100);
+}
+
+static int plain_transfer(int fd, unsigned char *buf, size_t len, uint64_t off, bool writing,
+                          bool stream) {
+    while (len > 0) {
+        size_t n = len < RW_MAX ? len : RW_MAX;
+        ssize_t r;
+        if (stream)
+            r = writing ? write(fd, buf, n) : read(fd, buf, n);
+        else
+            r = writing ? pwrite(fd, buf, n, (off_t)off) : pread(fd, buf, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                wait_ready(fd, writing);
+                continue;
+            }
+            return -errno;
+        }
+        if (r == 0)
+            return writing ? -EIO : -EPROTO;
+        buf += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * io_uring: up to `depth` requests of `req_bytes` in flight over the range. A request that comes
+ * back short is resubmitted for its rest; a slot whose request is done takes the next piece of
+ * the range. On error nothing new is submitted, but every request in flight is waited for before
+ * returning, so the kernel never writes into the buffer after we gave it back.
+ */
+struct slot {
+    unsigned char *buf;
+    size_t len;
+    uint64_t off;
+};
+
+#define DEPTH_MAX 64u
+
+/* Supports the opcodes we need: 1 yes, -1 no, 0 not yet known. Kept process-wide. */
+static _Atomic int uring_ok;
+static _Atomic unsigned long uring_transfers;
+
+static int ring_setup(struct io_uring *ring, unsigned depth, bool stream) {
+    int rc = io_uring_queue_init(depth, ring, 0);
+    if (rc < 0) {
+        /* Forbidden or absent for good; ENOMEM, EMFILE and the like may pass, so ask again then */
+        if (rc == -EPERM || rc == -ENOSYS || rc == -EACCES)
+            atomic_store(&uring_ok, -1);
+        return rc;
+    }
+    int ok = atomic_load(&uring_ok);
+    if (ok == 0) {
+        /* IORING_OP_READ/WRITE and the probe itself arrived in 5.6 */
+        struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+        ok = probe && io_uring_opcode_supported(probe, IORING_OP_READ) &&
+                     io_uring_opcode_supported(probe, IORING_OP_WRITE)
+                 ? 1
+                 : -1;
+        if (probe)
+            io_uring_free_probe(probe);
+        atomic_store(&uring_ok, ok);
+    }
+    /* Streams use offset -1, "the current position", which needs IORING_FEAT_RW_CUR_POS. */
+    if (ok < 0 || (stream && !(ring->features & IORING_FEAT_RW_CUR_POS))) {
+        io_uring_queue_exit(ring);
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+static void prep(struct io_uring_sqe *sqe, int fd, struct slot *s, unsigned idx, bool writing,
+                 bool stream) {
+    uint64_t off = stream ? (uint64_t)-1 : s->off;
+    if (writing)
+        io_uring_prep_write(sqe, fd, s->buf, (unsigned)s->len, off);
+    else
+        io_uring_prep_read(sqe, fd, s->buf, (unsigned)s->len, off);
+    io_uring_sqe_set_data64(sqe, idx);
+}
+
+static int uring_transfer(struct io_uring *ring, int fd, unsigned char *buf, size_t len,
+                          uint64_t off, bool writing, bool stream, size_t req, unsigned depth) {
+    struct slot slots[DEPTH_MAX];
+    unsigned free_idx[DEPTH_MAX], nfree = depth;
+    for (unsigned i = 0; i < depth; i++)
+        free_idx[i] = depth - 1 - i;
+    size_t next = 0;       /* bytes of the range handed to a slot so far */
+    unsigned pending = 0;  /* prepared, not yet taken by the kernel */
+    unsigned inflight = 0; /* taken by the kernel, completion not yet seen */
+    int err = 0;
+
+    for (;;) {
+        /* Hand out the rest of the range to free slots. */
+        while (!err && next < len && nfree > 0) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+            if (!sqe)
+                break;
+            unsigned i = free_idx[--nfree];
+            struct slot *s = &slots[i];
+            s->buf = buf + next;
+            s->len = len - next < req ? len - next : req;
+            s->off = off + next;
+            next += s->len;
+            prep(sqe, fd, s, i, writing, stream);
+            pending++;
+        }
+        if (pending > 0 && !err) {
+            int rc = io_uring_submit(ring);
+            if (rc > 0) {
+                pending -= (unsigned)rc < pending ? (unsigned)rc : pending;
+                inflight += (unsigned)rc;
+            } else if (rc == -EINTR || rc == -EAGAIN || rc == -EBUSY) {
+                /* out of resources for now: reap something first, or try again */
+                if (inflight == 0) {
+                    sched_yield();
+                    continue;
+                }
+            } else {
+                /* what is still pending is never submitted; reap what is in flight */
+                err = rc < 0 ? rc : -EIO;
+            }
+        }
+        if (inflight == 0) {
+            if (err || next >= len)
+                break;
+            continue;
+        }
+
+        struct io_uring_cqe *cqe;
+        int rc = io_uring_wait_cqe(ring, &cqe);
+        if (rc == -EINTR || rc == -EAGAIN)
+            continue;
+        if (rc < 0) {
+            /* Cannot wait: leave the ring to the kernel's teardown. Rare enough (EFAULT-class
+               bugs) that we only make sure to report it. */
+            return rc;
+        }
+        unsigned i = (unsigned)io_uring_cqe_get_data64(cqe);
+        int res = cqe->res;
+        io_uring_cqe_seen(ring, cqe);
+        inflight--;
+        struct slot *s = &slots[i];
+        bool again = false;
+        if (res == -EINTR || res == -EAGAIN) {
+            if (res == -EAGAIN)
+                wait_ready(fd, writing);
+            again = true;
+        } else if (res < 0) {
+            if (!err)
+                err = res;
+        } else if (res == 0) {
+            if (!err)
+                err = writing ? -EIO : -EPROTO;
+        } else {
+            size_t n = (size_t)res < s->len ? (size_t)res : s->len;
+            s->buf += n;
+            s->len -= n;
+            s->off += n;
+            again = s->len > 0; /* a short transfer: the rest goes out again */
+        }
+        if (again && !err) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+            if (sqe) {
+                prep(sqe, fd, s, i, writing, stream);
+                pending++;
+                continue;
+            }
+            err = -EIO; /* cannot happen: the ring has a place for every slot */
+        }
+        free_idx[nfree++] = i;
+    }
+    return err;
+}
+
+static int transfer(struct shmpool__io *io, int fd, unsigned char *buf, size_t len, uint64_t off,
+                    bool writing) {
+    bool stream = off == SHMPOOL__IO_STREAM;
+    if (io)
+        io->used_uring = false;
+    if (fd < 0 || (!buf && len))
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    if (!stream && (off > INT64_MAX || len > INT64_MAX - off))
+        return -EOVERFLOW;
+
+    size_t req = io && io->req_bytes ? io->req_bytes : SHMPOOL__IO_REQ_BYTES;
+    if (req > RW_MAX)
+        req = RW_MAX;
+    unsigned depth = io && io->depth ? io->depth : SHMPOOL__IO_DEPTH;
+    if (depth > DEPTH_MAX)
+        depth = DEPTH_MAX;
+    if (stream)
+        depth = 1; /* no offsets: only one request at a time keeps the bytes in order */
+    size_t nreq = (len - 1) / req + 1;
+    if (nreq < depth)
+        depth = (unsigned)nreq;
+
+    if ((!io || io->use_uring) && atomic_load(&uring_ok) >= 0) {
+        struct io_uring ring;
+        if (ring_setup(&ring, depth, stream) == 0) {
+            if (io)
+                io->used_uring = true;
+            atomic_fetch_add(&uring_transfers, 1);
+            int rc = uring_transfer(&ring, fd, buf, len, off, writing, stream, req, depth);
+            io_uring_queue_exit(&ring);
+            return rc;
+        }
+    }
+    return plain_transfer(fd, buf, len, off, writing, stream);
+}
+
+int shmpool__io_read(struct shmpool__io *io, int fd, void *dst, size_t len, uint64_t off) {
+    return transfer(io, fd, dst, len, off, false);
+}
+
+int shmpool__io_write(struct shmpool__io *io, int fd, const void *src, size_t len, uint64_t off) {
+    /* io_uring and write(2) only read the buffer; the cast is for the shared code path */
+    return transfer(io, fd, (unsigned char *)(uintptr_t)src, len, off, true);
+}
+
+bool shmpool__io_uring_available(void) {
+    if (atomic_load(&uring_ok) == 0) {
+        struct io_uring ring;
+        if (ring_setup(&ring, 1, false) == 0)
+            io_uring_queue_exit(&ring);
+    }
+    return atomic_load(&uring_ok) > 0;
+}
+
+unsigned long shmpool__io_uring_transfers(void) {
+    return atomic_load(&uring_transfers);
+}
