@@ -1,0 +1,257 @@
+/* Signals and threads: every wait survives EINTR; Ctrl-C with the default action ends the parent
+   and its workers and leaves no segment; workers ignore SIGINT so a program that handles it
+   decides; a pool created while other threads hold locks works. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "shmpool.h"
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int slow_square(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    int64_t v = *(const int64_t *)in;
+    struct timespec ts = {0, 200 * 1000};
+    nanosleep(&ts, NULL);
+    *(int64_t *)out = v * v;
+    return 0;
+}
+
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig) {
+    (void)sig;
+    alarms++;
+}
+
+/* A timer interrupts the parent every millisecond (no SA_RESTART) while it waits. */
+static void test_every_wait_survives_eintr(void **state) {
+    (void)state;
+    struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART: waits see EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET | SHMPOOL_FLAG_NO_SPIN};
+    shmpool *p;
+    assert_int_equal(shmpool_create(&p, &o), 0);
+    int64_t in[500], out[500];
+    for (int i = 0; i < 500; i++)
+        in[i] = i;
+    assert_int_equal(shmpool_map(p, slow_square, NULL, in, sizeof in[0], out, sizeof out[0], 500, 1), 0);
+    for (int i = 0; i < 500; i++)
+        assert_int_equal(out[i], (int64_t)i * i);
+    shmpool_result *r;
+    assert_int_equal(shmpool_map_async(p, slow_square, NULL, in, sizeof in[0], out, sizeof out[0], 500, 1, &r), 0);
+    int rc;
+    while ((rc = shmpool_result_get(r, 5)) == -ETIMEDOUT)
+        ;
+    assert_int_equal(rc, 0);
+    shmpool_result_free(r);
+    assert_int_equal(shmpool_close(p), 0);
+    assert_int_equal(shmpool_join(p), 0);
+    shmpool_destroy(p);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_DFL);
+    assert_true(alarms > 10);
+}
+
+struct shared {
+    _Atomic int started;
+    pid_t workers[2];
+};
+
+static int report_and_spin(const void *in, void *out, void *ctx) {
+    struct shared *sh = ctx;
+    (void)out;
+    sh->workers[*(const int *)in] = getpid();
+    atomic_fetch_add(&sh->started, 1);
+    for (;;)
+        sleep(1);
+    return 0;
+}
+
+static int alive(pid_t pid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *e = strrchr(buf, ')');
+    return !(e && e[2] == 'Z');
+}
+
+static int shm_of(pid_t parent) {
+    char prefix[64];
+    int len = snprintf(prefix, sizeof prefix, "shmpool.%d.", (int)parent);
+    DIR *d = opendir("/dev/shm");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strncmp(e->d_name, prefix, (size_t)len) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Ctrl-C reaches the whole foreground process group: parent, helper and workers. */
+static void test_ctrl_c_with_the_default_action_ends_parent_and_workers_leaving_nothing(void **state) {
+    (void)state;
+    struct shared *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t child = fork();
+    if (child == 0) {
+        setpgid(0, 0); /* its own process group, as a shell gives a job */
+        signal(SIGINT, SIG_DFL);
+        shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
+        shmpool *p;
+        if (shmpool_create(&p, &o))
+            _exit(1);
+        int *in = shmpool_alloc(p, 2 * sizeof *in);
+        in[0] = 0, in[1] = 1;
+        shmpool_map(p, report_and_spin, sh, in, sizeof *in, NULL, 0, 2, 1);
+        _exit(2); /* not reached: SIGINT ends us in the map */
+    }
+    setpgid(child, child);
+    uint64_t t0 = now_ms();
+    while (atomic_load(&sh->started) < 2 && now_ms() - t0 < 5000)
+        sleep_ms(1);
+    assert_int_equal(atomic_load(&sh->started), 2);
+    kill(-child, SIGINT); /* what the terminal does on Ctrl-C */
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT);
+    t0 = now_ms();
+    while ((alive(sh->workers[0]) || alive(sh->workers[1]) || shm_of(child)) && now_ms() - t0 < 2000)
+        sleep_ms(5);
+    assert_false(alive(sh->workers[0]));
+    assert_false(alive(sh->workers[1]));
+    assert_int_equal(shm_of(child), 0);
+    munmap(sh, 4096);
+}
+
+static volatile sig_atomic_t got_int;
+static void on_int(int sig) {
+    (void)sig;
+    got_int = 1;
+}
+
+static int square(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    *(int64_t *)out = *(const int64_t *)in * *(const int64_t *)in;
+    return 0;
+}
+
+static void test_workers_ignore_sigint_so_a_program_that_handles_it_decides(void **state) {
+    (void)state;
+    setpgid(0, 0); /* a process group of our own, so the SIGINT below does not reach ctest */
+    struct sigaction sa = {.sa_handler = on_int};
+    sigemptyset(&sa.sa_mask);
+    struct sigaction old;
+    sigaction(SIGINT, &sa, &old);
+    shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p;
+    assert_int_equal(shmpool_create(&p, &o), 0);
+    int64_t in[64], out[64];
+    for (int i = 0; i < 64; i++)
+        in[i] = i;
+    shmpool_result *r;
+    assert_int_equal(shmpool_map_async(p, slow_square, NULL, in, sizeof in[0], out, sizeof out[0], 64, 1, &r), 0);
+    kill(0, SIGINT); /* the whole process group, as Ctrl-C */
+    assert_int_equal(shmpool_result_get(r, -1), 0); /* the workers went on */
+    shmpool_result_free(r);
+    assert_true(got_int);
+    assert_int_equal(shmpool_map(p, square, NULL, in, sizeof in[0], out, sizeof out[0], 64, 0), 0);
+    assert_int_equal(out[63], 63 * 63);
+    shmpool_destroy(p);
+    sigaction(SIGINT, &old, NULL);
+}
+
+/* Threads that hold locks (malloc's among them) while the pool is created: workers are forked by
+   the single-threaded helper, so none inherits a lock held by a thread that does not exist there. */
+static _Atomic int stop_threads;
+static pthread_mutex_t busy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *churn(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop_threads)) {
+        pthread_mutex_lock(&busy_lock);
+        void *m = malloc(1000 + (size_t)(rand() % 100000));
+        free(m);
+        pthread_mutex_unlock(&busy_lock);
+    }
+    return NULL;
+}
+
+static int uses_malloc(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    char *m = malloc(4096);
+    if (!m)
+        return -ENOMEM;
+    snprintf(m, 4096, "%d", *(const int *)in);
+    *(int *)out = atoi(m) + 1;
+    free(m);
+    return 0;
+}
+
+static void test_a_pool_created_while_threads_hold_locks_works_and_replaces_workers(void **state) {
+    (void)state;
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, churn, NULL);
+    shmpool_options o = {.workers = 2, .max_tasks_per_worker = 5, .flags = SHMPOOL_FLAG_QUIET};
+    for (int round = 0; round < 5; round++) {
+        shmpool *p;
+        assert_int_equal(shmpool_create(&p, &o), 0);
+        int in[100], out[100];
+        for (int i = 0; i < 100; i++)
+            in[i] = i;
+        /* 100 tasks with max 5 per worker: replacements are forked while the threads churn */
+        assert_int_equal(shmpool_map(p, uses_malloc, NULL, in, sizeof in[0], out, sizeof out[0], 100, 1), 0);
+        for (int i = 0; i < 100; i++)
+            assert_int_equal(out[i], i + 1);
+        shmpool_destroy(p);
+    }
+    atomic_store(&stop_threads, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_wait_survives_eintr),
+        cmocka_unit_test(test_ctrl_c_with_the_default_action_ends_parent_and_workers_leaving_nothing),
+        cmocka_unit_test(test_workers_ignore_sigint_so_a_program_that_handles_it_decides),
+        cmocka_unit_test(test_a_pool_created_while_threads_hold_locks_works_and_replaces_workers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
