@@ -124,6 +124,8 @@ struct control {
     _Alignas(CACHELINE) _Atomic uint32_t shutdown; /* enum shutdown_mode */
     _Atomic uint32_t sleepers;                     /* workers asleep (or about to be) on wake_seq */
     _Atomic uint32_t wake_seq;                     /* eventcount: idle workers futex-wait on it */
+    _Atomic uint32_t spinners;                     /* idle workers spinning now */
+    uint32_t max_spinners;                         /* usable CPUs - 1 (the waiting parent spins) */
     sem_t started;                                 /* one post per worker that finished starting */
 
     _Alignas(CACHELINE) _Atomic uint64_t seg_gen;  /* seqlock over the segment table: odd while

@@ -136,6 +136,35 @@ static void sleep_us(unsigned us) {
     nanosleep(&ts, NULL);
 }
 
+void shmpool__pool_hold_slot(shmpool *p, shmpool_result *r) {
+    p->owner[desc_slot(r->desc)] = r;
+    if (p->fifo_len == p->fifo_cap) { /* only stale entries can fill it: drop them */
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < p->fifo_len; i++) {
+            uint64_t d = p->fifo[(p->fifo_head + i) % p->fifo_cap];
+            shmpool_result *o = p->owner[desc_slot(d)];
+            if (o && o->desc == d)
+                p->fifo[n++] = d;
+        }
+        p->fifo_head = 0;
+        p->fifo_len = n;
+    }
+    p->fifo[(p->fifo_head + p->fifo_len++) % p->fifo_cap] = r->desc;
+}
+
+/* The oldest job still holding its slot, or NULL. */
+static shmpool_result *oldest_in_flight(shmpool *p) {
+    while (p->fifo_len) {
+        uint64_t d = p->fifo[p->fifo_head];
+        shmpool_result *r = p->owner[desc_slot(d)];
+        if (r && r->desc == d)
+            return r;
+        p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
+        p->fifo_len--;
+    }
+    return NULL;
+}
+
 int shmpool__pool_take_slot(shmpool *p, uint32_t *slot) {
     unsigned backoff = 1;
     for (;;) {
@@ -155,17 +184,20 @@ int shmpool__pool_take_slot(shmpool *p, uint32_t *slot) {
             *slot = p->free_jobs[--p->nfree_jobs];
             return 0;
         }
-        /* Every slot is in flight: harvest the ended ones nobody is waiting on. */
-        bool harvested = false;
-        for (shmpool_result *r = p->results; r; r = r->next) {
-            if (!r->harvested && !r->waiters &&
-                atomic_load(&cb_job(p->cb, desc_slot(r->desc))->completed)) {
+        /* Every slot is in flight (back-pressure): wait for the oldest job, which ends first in a
+           FIFO ring, and take its slot. */
+        shmpool_result *r = oldest_in_flight(p);
+        if (r && !r->waiters) {
+            r->waiters++;
+            pthread_mutex_unlock(&p->lock);
+            shmpool__pool_wait_job(p, r, UINT64_MAX);
+            pthread_mutex_lock(&p->lock);
+            r->waiters--;
+            if (!r->harvested && atomic_load(&cb_job(p->cb, desc_slot(r->desc))->completed))
                 shmpool__result_harvest(r);
-                harvested = true;
-            }
-        }
-        if (harvested)
             continue;
+        }
+        /* Another thread waits on it, or the slots are retiring: a short sleep. */
         pthread_mutex_unlock(&p->lock);
         sleep_us(backoff);
         backoff = backoff < 1000 ? backoff * 2 : 1000;
@@ -193,6 +225,24 @@ int shmpool__pool_push(shmpool *p, uint64_t desc, unsigned copies) {
     return 0;
 }
 
+/* The parent's bookkeeping arrays, sized by the number of job slots; frees p on failure too. */
+static int alloc_books(shmpool *p, uint32_t depth) {
+    p->free_jobs = malloc(depth * sizeof *p->free_jobs);
+    p->retiring = malloc(depth * sizeof *p->retiring);
+    p->owner = calloc(depth, sizeof *p->owner);
+    p->fifo_cap = depth + 1;
+    p->fifo = malloc(p->fifo_cap * sizeof *p->fifo);
+    return p->free_jobs && p->retiring && p->owner && p->fifo ? 0 : -ENOMEM;
+}
+
+static void free_books(shmpool *p) {
+    free(p->free_jobs);
+    free(p->retiring);
+    free(p->owner);
+    free(p->fifo);
+    free(p);
+}
+
 static void pool_free_memory(shmpool *p) {
     while (p->results) {
         shmpool_result *r = p->results;
@@ -204,9 +254,7 @@ static void pool_free_memory(shmpool *p) {
     shmpool__arena_destroy(p->arena);
     shmpool__control_destroy(p->cb);
     pthread_mutex_destroy(&p->lock);
-    free(p->free_jobs);
-    free(p->retiring);
-    free(p);
+    free_books(p);
 }
 
 /* Wait for the helper (and so every worker) to exit. */
@@ -254,27 +302,23 @@ int shmpool_create(shmpool **pool, const shmpool_options *opt) {
     if (!p)
         return -ENOMEM;
     p->opt = o;
-    p->owner = getpid();
-    p->free_jobs = malloc(o.queue_depth * sizeof *p->free_jobs);
-    p->retiring = malloc(o.queue_depth * sizeof *p->retiring);
-    if (!p->free_jobs || !p->retiring || pthread_mutex_init(&p->lock, NULL)) {
-        free(p->free_jobs);
-        free(p->retiring);
-        free(p);
+    p->owner_pid = getpid();
+    if (alloc_books(p, o.queue_depth) || pthread_mutex_init(&p->lock, NULL)) {
+        free_books(p);
         return -ENOMEM;
     }
     struct control_params cp = {o.workers, o.queue_depth, o.max_segments};
     rc = shmpool__control_create(&p->cb, &cp);
     if (rc) {
         pthread_mutex_destroy(&p->lock);
-        free(p->free_jobs);
-        free(p->retiring);
-        free(p);
+        free_books(p);
         return rc;
     }
     struct control *cb = p->cb;
     cb->flags = o.flags;
     cb->spin_us = o.spin_us;
+    int usable = shmpool_cpu_count(SHMPOOL_CPU_USABLE);
+    cb->max_spinners = usable > 1 ? (uint32_t)usable - 1 : 1;
     cb->max_tasks = o.max_tasks_per_worker;
     cb->task_retries = o.task_retries;
     cb->task_timeout_ms = o.task_timeout_ms;
@@ -288,9 +332,7 @@ int shmpool_create(shmpool **pool, const shmpool_options *opt) {
     if (rc) {
         shmpool__control_destroy(cb);
         pthread_mutex_destroy(&p->lock);
-        free(p->free_jobs);
-        free(p->retiring);
-        free(p);
+        free_books(p);
         return rc;
     }
     struct seg_view *hv = shmpool__seg_view_create(cb);
@@ -392,7 +434,7 @@ int shmpool_join(shmpool *p) {
 void shmpool_destroy(shmpool *p) {
     if (!p)
         return;
-    if (p->owner != getpid())
+    if (p->owner_pid != getpid())
         return; /* a forked child of the parent: the pool is not its to end */
     if (p->state != POOL_JOINED) {
         shmpool_terminate(p);

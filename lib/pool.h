@@ -16,7 +16,7 @@ struct shmpool {
     struct control *cb;
     struct arena *arena;
     pthread_mutex_t lock;
-    pid_t owner;
+    pid_t owner_pid;       /* the process that created the pool */
     enum pool_state state;
     bool broken;           /* the helper died: nothing runs any more */
     pid_t helper_pid;
@@ -26,6 +26,9 @@ struct shmpool {
     uint64_t *retiring;    /* descriptors of slots waiting for their last hazard to clear */
     uint32_t nretiring;
     struct shmpool_result *results; /* every result not yet freed */
+    struct shmpool_result **owner;  /* owner[slot]: the result holding a job slot, or NULL */
+    uint64_t *fifo;                 /* descriptors in submission order (stale ones skipped) */
+    uint32_t fifo_head, fifo_len, fifo_cap;
 };
 
 struct shmpool_result {
@@ -50,6 +53,8 @@ struct shmpool_result {
 /* Flags the pool was created with (array I/O reads SHMPOOL_FLAG_NO_IO_URING). */
 uint32_t shmpool__pool_flags(const shmpool *pool);
 
+/* Under pool->lock: record that r now holds its job slot (r->desc set). */
+void shmpool__pool_hold_slot(shmpool *p, shmpool_result *r);
 /* Under pool->lock: a free job slot, waiting (lock dropped meanwhile) while every slot is busy.
    0 or -ESHUTDOWN / SHMPOOL_EHELPER. */
 int shmpool__pool_take_slot(shmpool *p, uint32_t *slot);

@@ -44,6 +44,7 @@ void shmpool__result_harvest(shmpool_result *r) {
     else if (r->staged_out)
         memcpy(r->user_out, r->staged_out, r->out_bytes);
     free_staging(p, r);
+    p->owner[slot] = NULL;
     uint64_t old = shmpool__job_retire_begin(cb, slot);
     if (shmpool__job_retire_done(cb, old))
         p->free_jobs[p->nfree_jobs++] = slot;

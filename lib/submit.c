@@ -240,6 +240,7 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
     }
     r->desc = desc_make(slot, atomic_load(&job->gen));
     link_result(p, r);
+    shmpool__pool_hold_slot(p, r);
     bool staged = r->staged_in || r->staged_out;
     pthread_mutex_unlock(&p->lock);
 

@@ -29,6 +29,11 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val) {
 
 void shmpool__wake_workers(struct control *cb, unsigned want) {
     atomic_thread_fence(memory_order_seq_cst);
+    /* A spinner takes work without a wake-up; one that stops spinning looks once more before it
+       sleeps, so counting it here loses nothing. */
+    uint32_t spinning = atomic_load(&cb->spinners);
+    if (want != UINT_MAX)
+        want = want > spinning ? want - spinning : 0;
     if (want == 0 || atomic_load(&cb->sleepers) == 0)
         return;
     atomic_fetch_add(&cb->wake_seq, 1);
@@ -42,17 +47,29 @@ static bool work_waiting(struct control *cb, struct seg_view *v, struct worker_s
                atomic_load_explicit(&w->seg_seen, memory_order_relaxed);
 }
 
+/* Only max_spinners idle workers spin at once: more spinners than spare cores would take the CPU
+   from the parent (or from the worker that has the work) instead of saving a wake-up. */
+static bool spin_for_work(struct control *cb, struct seg_view *v, struct worker_slot *w) {
+    uint32_t s = atomic_load_explicit(&cb->spinners, memory_order_relaxed);
+    do {
+        if (s >= cb->max_spinners)
+            return false;
+    } while (!atomic_compare_exchange_weak(&cb->spinners, &s, s + 1));
+    bool found = false;
+    uint64_t until = shmpool__now_ns() + (uint64_t)cb->spin_us * 1000u;
+    do {
+        for (int i = 0; i < 64 && !found; i++) {
+            found = work_waiting(cb, v, w);
+            shmpool__cpu_relax();
+        }
+    } while (!found && shmpool__now_ns() < until);
+    atomic_fetch_sub(&cb->spinners, 1);
+    return found;
+}
+
 static void idle(struct control *cb, struct seg_view *v, struct worker_slot *w) {
-    if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN)) {
-        uint64_t until = shmpool__now_ns() + (uint64_t)cb->spin_us * 1000u;
-        do {
-            for (int i = 0; i < 64; i++) {
-                if (work_waiting(cb, v, w))
-                    return;
-                shmpool__cpu_relax();
-            }
-        } while (shmpool__now_ns() < until);
-    }
+    if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN) && spin_for_work(cb, v, w))
+        return;
     uint32_t seq = atomic_load(&cb->wake_seq);
     atomic_fetch_add(&cb->sleepers, 1);
     atomic_thread_fence(memory_order_seq_cst);
