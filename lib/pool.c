@@ -248,7 +248,7 @@ static void pool_free_memory(shmpool *p) {
         shmpool_result *r = p->results;
         p->results = r->next;
         if (!r->harvested)
-            shmpool__result_harvest(r);
+            shmpool__result_discard(r); /* its buffers may be gone: nobody reads it any more */
         free(r);
     }
     shmpool__arena_destroy(p->arena);

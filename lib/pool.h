@@ -60,6 +60,8 @@ void shmpool__pool_hold_slot(shmpool *p, shmpool_result *r);
 int shmpool__pool_take_slot(shmpool *p, uint32_t *slot);
 /* Under pool->lock: copy the ended job's outcome and outputs into r and give its slot back. */
 void shmpool__result_harvest(shmpool_result *r);
+/* The same without copying outputs back: destroy ends results nobody will read. */
+void shmpool__result_discard(shmpool_result *r);
 /* Wait until r's job ends or deadline passes (lock not held). 0 or -ETIMEDOUT. */
 int shmpool__pool_wait_job(shmpool *p, shmpool_result *r, uint64_t deadline_ns);
 /* Push `copies` descriptors, waiting while the ring is full, and wake workers. */

@@ -26,7 +26,13 @@ static void free_staging(shmpool *p, shmpool_result *r) {
     r->staged_in_is_list = false;
 }
 
-void shmpool__result_harvest(shmpool_result *r) {
+static void harvest(shmpool_result *r, bool copy_back);
+
+void shmpool__result_harvest(shmpool_result *r) { harvest(r, true); }
+
+void shmpool__result_discard(shmpool_result *r) { harvest(r, false); }
+
+static void harvest(shmpool_result *r, bool copy_back) {
     shmpool *p = r->pool;
     struct control *cb = p->cb;
     uint32_t slot = desc_slot(r->desc);
@@ -39,9 +45,9 @@ void shmpool__result_harvest(shmpool_result *r) {
         r->code = p->broken ? SHMPOOL_EHELPER : -ECANCELED;
     else if (r->code == 0 && atomic_load(&j->stop) == STOP_CANCELLED && r->done < r->total)
         r->code = -ECANCELED;
-    if (r->out_inline)
+    if (copy_back && r->out_inline)
         memcpy(r->user_out, j->inline_out, r->out_bytes);
-    else if (r->staged_out)
+    else if (copy_back && r->staged_out)
         memcpy(r->user_out, r->staged_out, r->out_bytes);
     free_staging(p, r);
     p->owner[slot] = NULL;
