@@ -93,8 +93,9 @@ typedef struct shmpool_options {   /* zero-initialise; zero means the default fo
  * each. Returns once every worker is ready.
  * @param pool  receives the pool
  * @param opt   NULL for the defaults
- * @return 0; -EINVAL (NULL pool, unknown flags, nonzero reserved_); -ENOMEM; -EAGAIN (fork
- *         failed); or the first nonzero code an initializer returned.
+ * @return 0; -EINVAL (NULL pool, unknown flags, nonzero reserved_, workers > 1024, queue_depth
+ *         or max_segments > 2^20); -ENOMEM; -EAGAIN (fork failed); SHMPOOL_EHELPER; the first
+ *         nonzero code an initializer returned, or SHMPOOL_EKILLED/EEXITED if one crashed.
  */
 SHMPOOL_EXTERN int shmpool_create(shmpool **pool, const shmpool_options *opt);
 /** Terminate (unless joined), wait for every process, free every result and segment. NULL is ok.
@@ -146,12 +147,16 @@ SHMPOOL_EXTERN size_t shmpool_alloc_size(const shmpool *pool, const void *p);
  * @return 0; the failing item's code; -EINVAL (NULL pool/fn/in, in_size 0, out NULL with
  *         out_size != 0 or the reverse, a range that starts inside shmpool memory but runs past its
  *         block); -EOVERFLOW (n * size overflows); -ESHUTDOWN (closed or terminated); -ENOSPC
- *         (staging does not fit in /dev/shm); -ECANCELED (terminated meanwhile).
+ *         (staging does not fit in /dev/shm); -ENOMEM; -ECANCELED (terminated meanwhile);
+ *         SHMPOOL_EHELPER (the pool lost its helper process).
  */
 SHMPOOL_EXTERN int shmpool_map(shmpool *p, shmpool_fn fn, void *ctx, const void *in, size_t in_size,
                                void *out, size_t out_size, size_t n, size_t chunk);
 /** As shmpool_map, returning at once with *r. `in` and `out` must stay valid until get has
- *  returned 0 or the result was freed. On error nothing was started and *r is NULL. */
+ *  returned 0 or the result was freed (parent-memory `in` is in fact copied at submission;
+ *  parent-memory `out` is written when the result is collected: by get, cancel or free — so
+ *  shmpool_result_ready() == 1 does not yet mean such an `out` is filled). On error nothing was
+ *  started and *r is NULL. */
 SHMPOOL_EXTERN int shmpool_map_async(shmpool *p, shmpool_fn fn, void *ctx, const void *in,
                                      size_t in_size, void *out, size_t out_size, size_t n,
                                      size_t chunk, shmpool_result **r);
