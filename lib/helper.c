@@ -298,7 +298,7 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
         }
         if (sd != RUNNING) {
             if (sd == SHUTDOWN_IDLE)
-                shmpool__wake_workers(cb, cb->nworkers);
+                shmpool__wake_workers(cb, WAKE_ALL);
             if (!any_worker(cb)) {
                 shmpool__arena_unlink_ready(cb, 1);
                 _exit(0);

@@ -215,7 +215,7 @@ int shmpool__pool_push(shmpool *p, uint64_t desc, unsigned copies) {
             continue;
         }
         /* Full: back-pressure. Wake everybody so the ring drains, then wait. */
-        shmpool__wake_workers(p->cb, p->cb->nworkers);
+        shmpool__wake_workers(p->cb, WAKE_ALL);
         if (!shmpool__pool_alive(p))
             return SHMPOOL_EHELPER;
         sleep_us(backoff);
@@ -390,7 +390,7 @@ int shmpool_terminate(shmpool *p) {
     atomic_store(&p->cb->shutdown, SHUTDOWN_NOW);
     pthread_mutex_unlock(&p->lock);
     shmpool__helper_kick(p->cb);
-    shmpool__wake_workers(p->cb, p->cb->nworkers);
+    shmpool__wake_workers(p->cb, WAKE_ALL);
     reap_helper(p);
     if (p->broken)
         kill_orphans(p);
@@ -421,7 +421,7 @@ int shmpool_join(shmpool *p) {
         }
         pthread_mutex_unlock(&p->lock);
         atomic_store(&p->cb->shutdown, SHUTDOWN_IDLE);
-        shmpool__wake_workers(p->cb, p->cb->nworkers);
+        shmpool__wake_workers(p->cb, WAKE_ALL);
         shmpool__helper_kick(p->cb);
     }
     reap_helper(p);
@@ -459,7 +459,7 @@ void *shmpool_alloc(shmpool *p, size_t bytes) {
     pthread_mutex_unlock(&p->lock);
     if (m) {
         /* Let idle workers and the helper map it now, so its name leaves /dev/shm early. */
-        shmpool__wake_workers(p->cb, p->cb->nworkers);
+        shmpool__wake_workers(p->cb, WAKE_ALL);
         shmpool__helper_kick(p->cb);
     }
     errno = err;

@@ -32,7 +32,7 @@ void shmpool__wake_workers(struct control *cb, unsigned want) {
     /* A spinner takes work without a wake-up; one that stops spinning looks once more before it
        sleeps, so counting it here loses nothing. */
     uint32_t spinning = atomic_load(&cb->spinners);
-    if (want != UINT_MAX) {
+    if (want != WAKE_ALL) {
         size_t queued = ring_count(cb_ring(cb)); /* what a spinner already took needs nobody */
         if (want > queued)
             want = (unsigned)queued;

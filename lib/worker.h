@@ -4,13 +4,16 @@
 #ifndef SHMPOOL_WORKER_H
 #define SHMPOOL_WORKER_H
 
+#include <limits.h>
+
 #include "control.h"
 
 struct seg_view;
 /* Never returns. `view` is the helper's, inherited through fork. */
 _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct seg_view *view);
-/* Wake up to `want` sleeping workers (any process); UINT_MAX wakes them all. No syscall when
-   nobody sleeps. */
+/* Wake sleeping workers (any process): up to `want` for queued work (fewer if spinners will take
+   it), or every one with WAKE_ALL (shutdown, a new segment to map). No syscall when nobody sleeps. */
+#define WAKE_ALL UINT_MAX
 void shmpool__wake_workers(struct control *cb, unsigned want);
 
 #endif

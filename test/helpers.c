@@ -96,9 +96,7 @@ void resources_snapshot(struct resources *r) {
     r->fds = count_dir("/proc/self/fd", NULL);
     r->mappings = count_lines("/proc/self/maps");
     r->children = count_descendants();
-    char prefix[32]; /* only this process's pools: tests may run in parallel */
-    snprintf(prefix, sizeof prefix, "shmpool.%d.", (int)getpid());
-    r->shm = count_dir("/dev/shm", prefix);
+    r->shm = shm_segments_of(getpid()); /* only this process's pools: tests may run in parallel */
 }
 
 static int same(const struct resources *before, int mappings) {
@@ -129,3 +127,15 @@ static int same(const struct resources *before, int mappings) {
 int resources_same(const struct resources *before) { return same(before, MAPPINGS_COMPARABLE); }
 
 int resources_same_but_mappings(const struct resources *before) { return same(before, 0); }
+
+int process_gone(pid_t pid) {
+    pid_t pp;
+    char st;
+    return stat_of(pid, &pp, &st) != 0 || st == 'Z';
+}
+
+int shm_segments_of(pid_t parent) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "shmpool.%d.", (int)parent);
+    return count_dir("/dev/shm", prefix);
+}

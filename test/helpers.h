@@ -4,6 +4,7 @@
 #define SHMPOOL_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct resources {
     int fds;        /* open file descriptors of this process */
@@ -21,5 +22,9 @@ int resources_same(const struct resources *before);
 int resources_same_but_mappings(const struct resources *before);
 /* Descendants of this process that are still alive (zombies excluded). */
 int count_descendants(void);
+/* 1 if pid no longer runs (gone, or a zombie nobody reaped yet). */
+int process_gone(pid_t pid);
+/* Entries in /dev/shm of the pools whose parent is `parent` ("shmpool.<parent>."). */
+int shm_segments_of(pid_t parent);
 
 #endif

@@ -27,19 +27,7 @@ static shmpool *new_pool(unsigned workers) {
     return p;
 }
 
-/* Segments of this process's pools (tests may run in parallel). */
-static int count_shm(void) {
-    char prefix[32];
-    int len = snprintf(prefix, sizeof prefix, "shmpool.%d.", (int)getpid());
-    DIR *d = opendir("/dev/shm");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += strncmp(e->d_name, prefix, (size_t)len) == 0;
-    if (d)
-        closedir(d);
-    return n;
-}
+static int count_shm(void) { return shm_segments_of(getpid()); }
 
 /* A worker writes through the very pointer the parent got, and reports the address it saw. */
 static int write_through(const void *in, void *out, void *ctx) {

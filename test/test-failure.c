@@ -301,32 +301,6 @@ static int report_pid(const void *in, void *out, void *ctx) {
     return 0;
 }
 
-static int gone(pid_t pid) {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *e = strrchr(buf, ')');
-    return e && e[2] == 'Z';
-}
-
-static int shm_of(pid_t parent) {
-    char prefix[64];
-    int len = snprintf(prefix, sizeof prefix, "shmpool.%d.", (int)parent);
-    DIR *d = opendir("/dev/shm");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += strncmp(e->d_name, prefix, (size_t)len) == 0;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 static void test_a_parent_killed_with_sigkill_takes_its_workers_and_segments_along(void **state) {
     (void)state;
     struct pids *pp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -350,10 +324,10 @@ static void test_a_parent_killed_with_sigkill_takes_its_workers_and_segments_alo
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     uint64_t t0 = now_ms();
-    while ((!gone(pp->workers[0]) || !gone(pp->workers[1]) || shm_of(child)) && now_ms() - t0 < 3000)
+    while ((!process_gone(pp->workers[0]) || !process_gone(pp->workers[1]) || shm_segments_of(child)) && now_ms() - t0 < 3000)
         sleep_ms(5);
-    assert_true(gone(pp->workers[0]) && gone(pp->workers[1]));
-    assert_int_equal(shm_of(child), 0);
+    assert_true(process_gone(pp->workers[0]) && process_gone(pp->workers[1]));
+    assert_int_equal(shm_segments_of(child), 0);
     assert_true(now_ms() - t0 < 1000);
     munmap(pp, 4096);
 }
@@ -373,9 +347,9 @@ static void test_a_parent_that_exits_without_destroy_leaves_nothing(void **state
     waitpid(child, &st, 0);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     uint64_t t0 = now_ms();
-    while (shm_of(child) && now_ms() - t0 < 2000)
+    while (shm_segments_of(child) && now_ms() - t0 < 2000)
         sleep_ms(5);
-    assert_int_equal(shm_of(child), 0);
+    assert_int_equal(shm_segments_of(child), 0);
 }
 
 int main(void) {

@@ -98,32 +98,6 @@ static int report_and_spin(const void *in, void *out, void *ctx) {
     return 0;
 }
 
-static int alive(pid_t pid) {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *e = strrchr(buf, ')');
-    return !(e && e[2] == 'Z');
-}
-
-static int shm_of(pid_t parent) {
-    char prefix[64];
-    int len = snprintf(prefix, sizeof prefix, "shmpool.%d.", (int)parent);
-    DIR *d = opendir("/dev/shm");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += strncmp(e->d_name, prefix, (size_t)len) == 0;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 /* Ctrl-C reaches the whole foreground process group: parent, helper and workers. */
 static void test_ctrl_c_with_the_default_action_ends_parent_and_workers_leaving_nothing(void **state) {
     (void)state;
@@ -151,11 +125,11 @@ static void test_ctrl_c_with_the_default_action_ends_parent_and_workers_leaving_
     assert_int_equal(waitpid(child, &st, 0), child);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT);
     t0 = now_ms();
-    while ((alive(sh->workers[0]) || alive(sh->workers[1]) || shm_of(child)) && now_ms() - t0 < 2000)
+    while ((!process_gone(sh->workers[0]) || !process_gone(sh->workers[1]) || shm_segments_of(child)) && now_ms() - t0 < 2000)
         sleep_ms(5);
-    assert_false(alive(sh->workers[0]));
-    assert_false(alive(sh->workers[1]));
-    assert_int_equal(shm_of(child), 0);
+    assert_false(!process_gone(sh->workers[0]));
+    assert_false(!process_gone(sh->workers[1]));
+    assert_int_equal(shm_segments_of(child), 0);
     munmap(sh, 4096);
 }
 
