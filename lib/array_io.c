@@ -148,7 +148,7 @@ int shmpool_array_load(shmpool *pool, const char *path, shmpool_array *arr) {
     if (!pool || !path || !arr)
         return -EINVAL;
     memset(arr, 0, sizeof *arr);
-    int fd;
+    int fd = -1;
     struct stat st;
     int rc = open_for_reading(path, &fd, &st);
     if (rc)
@@ -237,7 +237,7 @@ int shmpool_array_load_raw(shmpool *pool, const char *path, shmpool_dtype dtype,
     memset(arr, 0, sizeof *arr);
     if (shmpool__npy_dtype_size(dtype) == 0)
         return -EINVAL;
-    int fd;
+    int fd = -1;
     struct stat st;
     int rc = open_for_reading(path, &fd, &st);
     if (rc)
