@@ -146,7 +146,8 @@ SHMPOOL_EXTERN size_t shmpool_alloc_size(const shmpool *pool, const void *p);
  *
  * @return 0; the failing item's code; -EINVAL (NULL pool/fn/in, in_size 0, out NULL with
  *         out_size != 0 or the reverse, a range that starts inside shmpool memory but runs past its
- *         block); -EOVERFLOW (n * size overflows); -ESHUTDOWN (closed or terminated); -ENOSPC
+ *         block); -EOVERFLOW (n * size overflows, or more than 2^62 chunks); -ESHUTDOWN (closed
+ *         or terminated); -ENOSPC
  *         (staging does not fit in /dev/shm); -ENOMEM; -ECANCELED (terminated meanwhile);
  *         SHMPOOL_EHELPER (the pool lost its helper process).
  */

@@ -184,13 +184,17 @@ uint64_t shmpool__job_retire_begin(struct control *cb, uint32_t slot) {
 }
 
 bool shmpool__job_retire_done(struct control *cb, uint64_t old_desc) {
-    if (atomic_load(&cb->helper_posting) == old_desc)
-        return false;
+    /* A hazard handed over by "set the new word, then clear the old one" must be scanned old word
+       first: a worker's `job` before its `posting` (shmpool__job_leave), and every worker's words
+       before `helper_posting` (the helper's repair() moves a dead worker's hazard there). The
+       other order can miss both words. (Found by the model, test/model/ring.pml.) */
     for (unsigned i = 0; i < cb->nworkers; i++) {
         struct worker_slot *w = cb_worker(cb, i);
         if (atomic_load(&w->job) == old_desc || atomic_load(&w->posting) == old_desc)
             return false;
     }
+    if (atomic_load(&cb->helper_posting) == old_desc)
+        return false;
     shmpool__job_slot_reset(cb_job(cb, desc_slot(old_desc)));
     return true;
 }

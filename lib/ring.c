@@ -122,9 +122,16 @@ enum ring_repair ring_repair_claim(struct ring *r, _Atomic uint64_t *claim,
         for (size_t i = 0; i < nothers; i++)
             if (atomic_load_explicit(others[i], memory_order_acquire) == rec)
                 return RING_REPAIR_RETRY;
+        /* Copy, then release only if nobody has: the owner may have been a live consumer that
+           released the cell and cleared its claim while we looked. A failed CAS means the copy
+           may be a later lap's item: discard it. (Found by the model, test/model/ring.pml.) */
         memcpy(item, c->data, r->payload);
-        atomic_store_explicit(&c->seq, pos + r->capacity, memory_order_release);
-        out = RING_REPAIR_REPUSH;
+        uint64_t expect = pos + 1;
+        if (atomic_compare_exchange_strong_explicit(&c->seq, &expect, pos + r->capacity,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            out = RING_REPAIR_REPUSH;
+        else
+            out = RING_REPAIR_TAKEN;
     } else if (deq > pos) {
         out = RING_REPAIR_TAKEN;
     }

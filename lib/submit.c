@@ -11,6 +11,10 @@
 #include "job.h"
 #include "pool.h"
 
+/* At most this many chunks per job: every claim adds 1 to a 64-bit counter, also the claims that
+   find the job stopped, so a job far below 2^64 chunks can never wrap it. */
+#define MAX_CHUNKS ((size_t)1 << 62)
+
 struct request {
     enum job_kind kind;
     void (*fn)(void);
@@ -129,13 +133,20 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
         return 0;
     }
     size_t chunk = q->chunk;
-    if (q->kind == JOB_APPLY)
+    if (q->kind == JOB_APPLY) {
         chunk = 1;
-    else if (chunk == 0) /* Python's rule: about four chunks per worker */
-        chunk = (n + 4 * (size_t)p->cb->nworkers - 1) / (4 * (size_t)p->cb->nworkers);
+    } else if (chunk == 0) { /* Python's rule: ceil(n / (4 * workers)), without overflowing */
+        size_t parts = 4 * (size_t)p->cb->nworkers;
+        chunk = n / parts + (n % parts != 0);
+    }
     if (chunk > n)
         chunk = n;
     size_t nchunks = n / chunk + (n % chunk != 0);
+    if (nchunks > MAX_CHUNKS) { /* claims past a stop must never wrap the 64-bit counter */
+        pthread_mutex_unlock(&p->lock);
+        free(r);
+        return -EOVERFLOW;
+    }
 
     const char *in = NULL, *outp = NULL;
     const char *cols[SHMPOOL_MAX_COLUMNS];
