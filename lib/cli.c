@@ -1,0 +1,253 @@
+/* The `shmpool` command-line tool, installed with the library.
+ *
+ *   shmpool info               what this machine offers a pool: cpu counts, /dev/shm size and free
+ *                              space, huge page and THP settings, io_uring availability
+ *   shmpool clean [--dry-run]  remove the /dev/shm segments of pools whose owner is gone
+ *
+ * A segment is named /shmpool.<P>.<H>.<hex> (lib/arena.c, shmpool__seg_name): P is the pool's
+ * parent, H its fork helper. While either lives, the pool may still use the segment or its helper
+ * is about to remove it, so `clean` leaves it alone. Only when both are gone (no such process, or
+ * a zombie) is nobody left to remove it: those, and only those, are removed. A pid reused by an
+ * unrelated process keeps a dead pool's segment: the tool errs on the side of keeping. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "shmpool.h"
+
+#define SHM_DIR "/dev/shm"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: shmpool <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  info               cpu counts, /dev/shm size and free space, huge pages, THP,\n"
+               "                     io_uring availability\n"
+               "  clean [--dry-run]  remove /dev/shm segments (shmpool.<parent>.<helper>.<hex>) of\n"
+               "                     pools whose parent and helper are both gone; with --dry-run,\n"
+               "                     only list them\n"
+               "  --help             this text\n");
+}
+
+/* ---- info ---------------------------------------------------------------------------------- */
+
+static void human(char *buf, size_t len, double bytes) {
+    static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    unsigned u = 0;
+    while (bytes >= 1024 && u + 1 < sizeof unit / sizeof unit[0]) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+}
+
+/* The first line of a small file, without its newline; false if it cannot be read. */
+static bool read_line(const char *path, char *buf, size_t len) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ok = fgets(buf, (int)len, f) != NULL;
+    fclose(f);
+    if (ok)
+        buf[strcspn(buf, "\n")] = 0;
+    return ok;
+}
+
+static void info_cpus(void) {
+    printf("cpus: logical %d, physical %d, usable %d\n", shmpool_cpu_count(SHMPOOL_CPU_LOGICAL),
+           shmpool_cpu_count(SHMPOOL_CPU_PHYSICAL), shmpool_cpu_count(SHMPOOL_CPU_USABLE));
+}
+
+static void info_shm(void) {
+    struct statvfs s;
+    if (statvfs(SHM_DIR, &s) != 0) {
+        printf("/dev/shm: unavailable (%s): shmpool_alloc cannot work here\n", strerror(errno));
+        return;
+    }
+    char size[32], avail[32];
+    human(size, sizeof size, (double)s.f_blocks * (double)s.f_frsize);
+    human(avail, sizeof avail, (double)s.f_bavail * (double)s.f_frsize);
+    printf("/dev/shm: size %s, free %s\n", size, avail);
+}
+
+static void info_hugepages(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        long total = -1, freep = -1, rsvd = -1, surp = -1, size_kb = -1;
+        while (fgets(line, sizeof line, f)) {
+            sscanf(line, "HugePages_Total: %ld", &total);
+            sscanf(line, "HugePages_Free: %ld", &freep);
+            sscanf(line, "HugePages_Rsvd: %ld", &rsvd);
+            sscanf(line, "HugePages_Surp: %ld", &surp);
+            sscanf(line, "Hugepagesize: %ld", &size_kb);
+        }
+        fclose(f);
+        if (total >= 0)
+            printf("huge pages: total %ld, free %ld, reserved %ld, surplus %ld, size %ld kB\n", total,
+                   freep, rsvd, surp, size_kb);
+        else
+            printf("huge pages: not reported by /proc/meminfo\n");
+    }
+    char buf[256];
+    printf("transparent huge pages: %s\n",
+           read_line("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf) ? buf
+                                                                                     : "unknown");
+    printf("transparent huge pages for shmem (/dev/shm): %s\n",
+           read_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled", buf, sizeof buf)
+               ? buf
+               : "unknown");
+}
+
+static void info_io_uring(void) {
+    struct io_uring ring;
+    int rc = io_uring_queue_init(4, &ring, 0);
+    if (rc == 0) {
+        io_uring_queue_exit(&ring);
+        printf("io_uring: yes\n");
+    } else {
+        printf("io_uring: no (%s: %s); array I/O uses pread/pwrite\n", strerrorname_np(-rc) ?
+               strerrorname_np(-rc) : "?", strerror(-rc));
+    }
+    char buf[64];
+    if (read_line("/proc/sys/kernel/io_uring_disabled", buf, sizeof buf))
+        printf("kernel.io_uring_disabled: %s\n", buf);
+}
+
+static int cmd_info(void) {
+    unsigned v = shmpool_version();
+    printf("shmpool %u.%u.%u\n", v >> 16, (v >> 8) & 0xff, v & 0xff);
+    info_cpus();
+    info_shm();
+    info_hugepages();
+    info_io_uring();
+    return 0;
+}
+
+/* ---- clean --------------------------------------------------------------------------------- */
+
+/* Parses "shmpool.<P>.<H>.<hex>"; false if the name is not a segment name of this library. */
+static bool parse_name(const char *name, pid_t *parent, pid_t *helper) {
+    static const char prefix[] = "shmpool.";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return false;
+    const char *s = name + sizeof prefix - 1;
+    long v[2];
+    for (int i = 0; i < 2; i++) {
+        if (!isdigit((unsigned char)*s))
+            return false;
+        char *end;
+        errno = 0;
+        v[i] = strtol(s, &end, 10);
+        if (errno || *end != '.' || v[i] <= 0 || v[i] > INT32_MAX)
+            return false;
+        s = end + 1;
+    }
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char)*s))
+            return false;
+    *parent = (pid_t)v[0];
+    *helper = (pid_t)v[1];
+    return true;
+}
+
+/* True if pid names a live process. A zombie has ended: it holds no mapping and will remove
+   nothing, so it counts as gone. EPERM means it exists (somebody else's). */
+static bool alive(pid_t pid) {
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return false;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno != ENOENT; /* no /proc entry: gone; /proc unreadable: assume alive */
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
+static int cmd_clean(bool dry_run) {
+    DIR *d = opendir(SHM_DIR);
+    if (!d) {
+        fprintf(stderr, "shmpool clean: %s: %s\n", SHM_DIR, strerror(errno));
+        return 1;
+    }
+    unsigned found = 0, removed = 0, kept = 0, failed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        pid_t parent, helper;
+        if (!parse_name(e->d_name, &parent, &helper))
+            continue;
+        found++;
+        if (alive(parent) || alive(helper)) {
+            kept++;
+            continue;
+        }
+        char name[sizeof e->d_name + 2];
+        snprintf(name, sizeof name, "/%s", e->d_name);
+        if (dry_run) {
+            printf("would remove %s/%s (parent %d and helper %d are gone)\n", SHM_DIR, e->d_name,
+                   (int)parent, (int)helper);
+            removed++;
+        } else if (shm_unlink(name) == 0 || errno == ENOENT) {
+            printf("removed %s/%s (parent %d and helper %d are gone)\n", SHM_DIR, e->d_name,
+                   (int)parent, (int)helper);
+            removed++;
+        } else {
+            fprintf(stderr, "shmpool clean: cannot remove %s/%s: %s\n", SHM_DIR, e->d_name,
+                    strerror(errno));
+            failed++;
+        }
+    }
+    closedir(d);
+    printf("%u segment%s found, %u %s, %u kept (owner alive)%s\n", found, found == 1 ? "" : "s",
+           removed, dry_run ? "to remove" : "removed", kept, failed ? ", some could not be removed" : "");
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "info") && argc == 2)
+        return cmd_info();
+    if (!strcmp(cmd, "clean")) {
+        bool dry = false;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "-n")) {
+                dry = true;
+            } else {
+                fprintf(stderr, "shmpool clean: unknown option '%s'\n", argv[i]);
+                usage(stderr);
+                return 2;
+            }
+        }
+        return cmd_clean(dry);
+    }
+    fprintf(stderr, "shmpool: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
