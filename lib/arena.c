@@ -35,6 +35,7 @@ struct arena {
     struct range *free;  /* free ranges, sorted by offset, coalesced */
     size_t nfree, cap_free;
     uint32_t *free_slots; /* unused entries of the segment table */
+    bool *internal;       /* internal[slot]: a staging block of the library's own */
     size_t nfree_slots;
     uint64_t next_id;
 };
@@ -77,10 +78,13 @@ int shmpool__arena_create(struct arena **out, struct control *cb) {
     a->cap_free = 64;
     a->free = malloc(a->cap_free * sizeof *a->free);
     a->free_slots = malloc(cb->nsegs * sizeof *a->free_slots);
-    if (!a->free || !a->free_slots || getentropy(&cb->seg_secret, sizeof cb->seg_secret)) {
+    a->internal = calloc(cb->nsegs, sizeof *a->internal);
+    if (!a->free || !a->free_slots || !a->internal ||
+        getentropy(&cb->seg_secret, sizeof cb->seg_secret)) {
         munmap(base, cb->arena_bytes);
         free(a->free);
         free(a->free_slots);
+        free(a->internal);
         free(a);
         return -ENOMEM;
     }
@@ -216,7 +220,7 @@ static void unlink_once(struct control *cb, struct seg_entry *e, uint64_t id) {
     shm_unlink(name);
 }
 
-void *shmpool__arena_alloc(struct arena *a, size_t bytes) {
+void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
     struct control *cb = a->cb;
     if (bytes == 0 || bytes > cb->arena_bytes) {
         errno = bytes ? ENOMEM : EINVAL;
@@ -261,6 +265,7 @@ void *shmpool__arena_alloc(struct arena *a, size_t bytes) {
         return NULL;
     }
     uint32_t slot = a->free_slots[--a->nfree_slots];
+    a->internal[slot] = internal;
     struct seg_entry *e = cb_seg(cb, slot);
     seqlock_begin(cb);
     atomic_store_explicit(&e->offset, off, memory_order_relaxed);
@@ -273,10 +278,10 @@ void *shmpool__arena_alloc(struct arena *a, size_t bytes) {
     return p;
 }
 
-int shmpool__arena_free(struct arena *a, void *p) {
+int shmpool__arena_free(struct arena *a, void *p, bool internal) {
     struct control *cb = a->cb;
     struct seg_entry *e = entry_of(a, p, 1);
-    if (!e)
+    if (!e || a->internal[e - cb_seg(cb, 0)] != internal)
         return -EINVAL;
     uint64_t id = atomic_load_explicit(&e->id, memory_order_relaxed);
     uint64_t off = atomic_load_explicit(&e->offset, memory_order_relaxed);
@@ -305,6 +310,7 @@ void shmpool__arena_destroy(struct arena *a) {
     munmap(cb->arena_base, cb->arena_bytes);
     free(a->free);
     free(a->free_slots);
+    free(a->internal);
     free(a);
 }
 

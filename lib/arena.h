@@ -6,6 +6,7 @@
 #define SHMPOOL_ARENA_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,10 +18,12 @@ struct seg_view; /* a worker's or the helper's: what it has mapped */
 int shmpool__arena_create(struct arena **out, struct control *cb);
 /* Unmap every block, remove every name still in /dev/shm, release the range. */
 void shmpool__arena_destroy(struct arena *a);
-/* A new zero-filled block of at least `bytes`; NULL with errno set. */
-void *shmpool__arena_alloc(struct arena *a, size_t bytes);
-/* 0, or -EINVAL when p is not the start of a live block. */
-int shmpool__arena_free(struct arena *a, void *p);
+/* A new zero-filled block of at least `bytes`; NULL with errno set. `internal` blocks (staging)
+   belong to the library: shmpool_free refuses them. */
+void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal);
+/* 0, or -EINVAL when p is not the start of a live block (or, from the program, of an internal
+   one: a guessed pointer must not free memory a running job uses). */
+int shmpool__arena_free(struct arena *a, void *p, bool internal);
 /* 1 if [p, p + len) lies inside one live block; 0 if p lies outside the arena; -EINVAL if p lies
    inside the arena but the range is not inside one live block. */
 int shmpool__arena_contains(const struct arena *a, const void *p, size_t len);

@@ -118,6 +118,13 @@ static void repair(struct helper *h, unsigned slot, int code) {
     struct control *cb = h->cb;
     struct worker_slot *w = cb_worker(cb, slot);
     uint64_t d = atomic_load(&w->job);
+    if (d && atomic_load(&cb_job(cb, desc_slot(d))->gen) != desc_gen(d)) {
+        /* It set its hazard for a descriptor whose job had already been retired and died before
+           its own generation check: it was in no job. The slot may hold a later job now, which
+           must not be touched. (Found by the model, test/model/ring.pml, STALE_JOB_CHECK.) */
+        atomic_store(&w->job, 0);
+        d = 0;
+    }
     if (d) {
         struct job *j = cb_job(cb, desc_slot(d));
         uint64_t item = atomic_load(&w->item);

@@ -454,7 +454,7 @@ void *shmpool_alloc(shmpool *p, size_t bytes) {
         errno = ESHUTDOWN;
         return NULL;
     }
-    void *m = shmpool__arena_alloc(p->arena, bytes);
+    void *m = shmpool__arena_alloc(p->arena, bytes, false);
     int err = errno;
     pthread_mutex_unlock(&p->lock);
     if (m) {
@@ -472,7 +472,7 @@ int shmpool_free(shmpool *p, void *m) {
     if (!m)
         return 0;
     pthread_mutex_lock(&p->lock);
-    int rc = shmpool__arena_free(p->arena, m);
+    int rc = shmpool__arena_free(p->arena, m, false);
     pthread_mutex_unlock(&p->lock);
     return rc;
 }

@@ -11,17 +11,31 @@
 #include "job.h"
 #include "pool.h"
 
+/* Under valgrind's memcheck, bytes that a worker wrote into shared memory keep, in the parent's
+   shadow, whatever definedness the parent last gave them (memcheck sees one process): staged
+   outputs begin as a copy of the caller's possibly uninitialised buffer. Say that the workers
+   defined them. A no-op outside valgrind; absent without valgrind's header. */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define WORKERS_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#endif
+#endif
+#ifndef WORKERS_DEFINED
+#define WORKERS_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
 static void free_staging(shmpool *p, shmpool_result *r) {
     if (r->staged_in_is_list) {
         void **list = r->staged_in;
         for (size_t i = 0; list[i]; i++)
-            shmpool__arena_free(p->arena, list[i]);
+            shmpool__arena_free(p->arena, list[i], true);
         free(list);
     } else if (r->staged_in) {
-        shmpool__arena_free(p->arena, r->staged_in);
+        shmpool__arena_free(p->arena, r->staged_in, true);
     }
     if (r->staged_out)
-        shmpool__arena_free(p->arena, r->staged_out);
+        shmpool__arena_free(p->arena, r->staged_out, true);
     r->staged_in = r->staged_out = NULL;
     r->staged_in_is_list = false;
 }
@@ -45,10 +59,13 @@ static void harvest(shmpool_result *r, bool copy_back) {
         r->code = p->broken ? SHMPOOL_EHELPER : -ECANCELED;
     else if (r->code == 0 && atomic_load(&j->stop) == STOP_CANCELLED && r->done < r->total)
         r->code = -ECANCELED;
-    if (copy_back && r->out_inline)
+    if (copy_back && r->out_inline) {
+        WORKERS_DEFINED(j->inline_out, r->out_bytes);
         memcpy(r->user_out, j->inline_out, r->out_bytes);
-    else if (copy_back && r->staged_out)
+    } else if (copy_back && r->staged_out) {
+        WORKERS_DEFINED(r->staged_out, r->out_bytes);
         memcpy(r->user_out, r->staged_out, r->out_bytes);
+    }
     free_staging(p, r);
     p->owner[slot] = NULL;
     uint64_t old = shmpool__job_retire_begin(cb, slot);

@@ -78,7 +78,7 @@ static int place(shmpool *p, const void *ptr, size_t bytes, bool copy_in, const 
         *where = ptr;
         return 0;
     }
-    void *s = shmpool__arena_alloc(p->arena, bytes);
+    void *s = shmpool__arena_alloc(p->arena, bytes, true);
     if (!s)
         return -errno;
     if (copy_in)
@@ -175,12 +175,12 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
     have_slot = rc == 0;
     if (rc) {
         if (r->staged_in)
-            shmpool__arena_free(p->arena, r->staged_in);
+            shmpool__arena_free(p->arena, r->staged_in, true);
         if (r->staged_out)
-            shmpool__arena_free(p->arena, r->staged_out);
+            shmpool__arena_free(p->arena, r->staged_out, true);
         for (size_t j = 0; j < SHMPOOL_MAX_COLUMNS; j++)
             if (staged_cols[j])
-                shmpool__arena_free(p->arena, staged_cols[j]);
+                shmpool__arena_free(p->arena, staged_cols[j], true);
         pthread_mutex_unlock(&p->lock);
         free(r);
         return rc;
@@ -213,9 +213,9 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
             if (!list) {
                 for (size_t j = 0; j < q->k; j++)
                     if (staged_cols[j])
-                        shmpool__arena_free(p->arena, staged_cols[j]);
+                        shmpool__arena_free(p->arena, staged_cols[j], true);
                 if (r->staged_out)
-                    shmpool__arena_free(p->arena, r->staged_out);
+                    shmpool__arena_free(p->arena, r->staged_out, true);
                 p->free_jobs[p->nfree_jobs++] = slot;
                 pthread_mutex_unlock(&p->lock);
                 free(r);
@@ -237,7 +237,7 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
             rc = place(p, q->in, q->in_size, true, &job->in, &r->staged_in);
             if (rc) {
                 if (r->staged_out)
-                    shmpool__arena_free(p->arena, r->staged_out);
+                    shmpool__arena_free(p->arena, r->staged_out, true);
                 p->free_jobs[p->nfree_jobs++] = slot;
                 pthread_mutex_unlock(&p->lock);
                 free(r);

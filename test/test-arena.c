@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,45 @@ static void test_alloc_and_free_many_times_leaves_nothing_behind(void **state) {
     assert_true(resources_same(&before));
 }
 
+/* Item 0 publishes the staging address it was given, then waits a little. */
+struct staged_probe {
+    _Atomic uintptr_t seen;
+};
+
+static int record_and_wait(const void *in, void *out, void *ctx) {
+    struct staged_probe *sp = ctx;
+    if (*(const int *)in == 0) {
+        atomic_store(&sp->seen, (uintptr_t)in);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    *(int *)out = *(const int *)in + 1;
+    return 0;
+}
+
+static void test_free_refuses_the_library_s_staging_blocks(void **state) {
+    (void)state;
+    shmpool *p = new_pool(2);
+    struct staged_probe *sp = shmpool_alloc(p, sizeof *sp);
+    int in[64], out[64];
+    for (int i = 0; i < 64; i++)
+        in[i] = i;
+    shmpool_result *r;
+    assert_int_equal(shmpool_map_async(p, record_and_wait, sp, in, sizeof in[0], out, sizeof out[0], 64, 1, &r), 0);
+    while (!atomic_load(&sp->seen))
+        ;
+    void *staging = (void *)atomic_load(&sp->seen); /* the start of the staged copy of `in` */
+    assert_true(staging != (void *)in);
+    assert_true(shmpool_alloc_size(p, staging) > 0);
+    assert_int_equal(shmpool_free(p, staging), -EINVAL); /* a running job uses it */
+    assert_int_equal(shmpool_result_get(r, -1), 0);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(out[i], i + 1);
+    shmpool_result_free(r);
+    shmpool_free(p, sp);
+    shmpool_destroy(p);
+}
+
 /* /dev/shm too small: in a private mount namespace with a 16 MiB tmpfs on /dev/shm, an allocation
    that does not fit is ENOSPC up front (never SIGBUS later), and the pool stays usable. */
 static int inc(const void *in, void *out, void *ctx) {
@@ -194,6 +234,7 @@ int main(void) {
         cmocka_unit_test(test_alloc_names_leave_dev_shm_once_workers_mapped_them),
         cmocka_unit_test(test_free_rejects_double_free_foreign_and_interior_pointers),
         cmocka_unit_test(test_alloc_rejects_bad_arguments),
+        cmocka_unit_test(test_free_refuses_the_library_s_staging_blocks),
         cmocka_unit_test(test_alloc_and_free_many_times_leaves_nothing_behind),
         cmocka_unit_test(test_alloc_beyond_dev_shm_is_enospc_and_the_pool_stays_usable),
     };
