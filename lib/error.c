@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "shmpool.h"
 
@@ -26,6 +27,23 @@ static void build_messages(void) {
                  st);
 }
 
+/* ENOSPC says how big /dev/shm is now: a per-thread buffer, so the pointer stays valid until the
+   thread's next call for this code. */
+static const char *enospc_message(void) {
+    static _Thread_local char msg[320];
+    struct statvfs v;
+    if (statvfs("/dev/shm", &v) != 0)
+        return "no space left in /dev/shm (shared memory): enlarge it, e.g. "
+               "`mount -o remount,size=8G /dev/shm`, or `docker run --shm-size=8g`";
+    double mib = 1024.0 * 1024.0;
+    snprintf(msg, sizeof msg,
+             "no space left in /dev/shm (shared memory: %.1f MiB in all, %.1f MiB free): enlarge "
+             "it, e.g. `mount -o remount,size=8G /dev/shm`, or `docker run --shm-size=8g`",
+             (double)v.f_blocks * (double)v.f_frsize / mib,
+             (double)v.f_bavail * (double)v.f_frsize / mib);
+    return msg;
+}
+
 int shmpool_error_signal(int code) {
     int v = -code - SHMPOOL_ERRNO_BASE;
     return v >= 0x100 && v < 0x100 + NSIG_MAX ? v - 0x100 : 0;
@@ -42,8 +60,7 @@ const char *shmpool_strerror(int code) {
     if (code == SHMPOOL_EHELPER)
         return "the pool's fork helper process died; the pool cannot run work any more";
     if (code == -ENOSPC)
-        return "no space left in /dev/shm (shared memory): enlarge it, e.g. "
-               "`mount -o remount,size=8G /dev/shm`, or `docker run --shm-size=8g`";
+        return enospc_message();
     if (code == -ESHUTDOWN)
         return "the pool was closed or terminated: it accepts no more work";
     if (code == -ETIME)

@@ -173,8 +173,9 @@ static void test_free_refuses_the_library_s_staging_blocks(void **state) {
     shmpool_destroy(p);
 }
 
-/* /dev/shm too small: in a private mount namespace with a 16 MiB tmpfs on /dev/shm, an allocation
-   that does not fit is ENOSPC up front (never SIGBUS later), and the pool stays usable. */
+/* /dev/shm too small: in a private mount namespace with a 64 MiB tmpfs on /dev/shm (Docker's
+   default), an allocation that does not fit is ENOSPC up front (never SIGBUS later), the message
+   says how big /dev/shm is, and the pool stays usable. */
 static int inc(const void *in, void *out, void *ctx) {
     (void)ctx;
     *(int *)out = *(const int *)in + 1;
@@ -185,21 +186,23 @@ static int enospc_child(void) {
     if (unshare(CLONE_NEWNS) != 0)
         return 77;
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=16m") != 0)
+        mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=64m") != 0)
         return 77;
     shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
     shmpool *p;
     if (shmpool_create(&p, &o) != 0)
         return 2;
     errno = 0;
-    void *big = shmpool_alloc(p, 64u << 20);
+    void *big = shmpool_alloc(p, 100u << 20);
     if (big || errno != ENOSPC)
         return 3;
-    void *fits = shmpool_alloc(p, 4u << 20);
+    if (!strstr(shmpool_strerror(-ENOSPC), "64.0 MiB in all"))
+        return 8;
+    void *fits = shmpool_alloc(p, 16u << 20);
     if (!fits)
         return 4;
     /* staging a parent buffer that does not fit fails the same way */
-    size_t n = (24u << 20) / sizeof(int);
+    size_t n = (40u << 20) / sizeof(int);
     int *in = calloc(n, sizeof *in), *out = calloc(n, sizeof *out);
     if (shmpool_map(p, inc, NULL, in, sizeof *in, out, sizeof *out, n, 0) != -ENOSPC)
         return 5;
