@@ -14,7 +14,8 @@
  *   table shows the median and the min/max over the rounds.
  * - `seconds` is the time for `items` items: a whole run for heavy, starmap, primes, heat; one
  *   call for apply (the median per-call latency of the round), create (median of the round),
- *   for_empty (mean per call over the round).
+ *   for_empty (mean per call over the round); npy-load: one load of the whole file (items =
+ *   bytes of data).
  * - Python runs in one coprocess (bench.py --serve), one JSON command per measurement; it times
  *   itself and answers JSON. Its memory is the PSS of its own process tree.
  *
@@ -36,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,8 +76,9 @@ static struct {
     size_t primes_n;
     double primes_lo, primes_hi;
     size_t idle_n;
+    size_t npy_n; /* npy-load: float64 elements in the .npy file (40M: 320 MB) */
 } S = {40000000, 4, 1000000, 1000000, 100000, 20000, 2000, 100000, 20000,
-       20000, 50, 10, 2048, 100, 100, 1e10, 1e12, 40000000};
+       20000, 50, 10, 2048, 100, 100, 1e10, 1e12, 40000000, 40000000};
 
 static double now(void) {
     struct timespec ts;
@@ -1284,6 +1288,200 @@ static void wl_idle(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * npy-load (issue 6): a 320 MB .npy (40M float64, written once with shmpool_array_save) into
+ * shared memory, page cache warm, three ways: shmpool_array_load (io_uring), plain read() into
+ * shmpool_alloc memory, and numpy.load + a copy into a multiprocessing SharedMemory (bench.py).
+ * Each timed region runs from open to the data in shared memory; freeing it is outside (for all
+ * three). Check: the 64-bit words of the data XORed, folded to 32 bits, against the original.
+ */
+struct npyload {
+    shmpool *pool;
+    const char *path;
+    size_t n;
+    uint32_t want; /* xor fold of the original data */
+    char note[200];
+};
+
+static uint32_t xor_fold(const void *data, size_t nbytes) {
+    const uint64_t *w = data;
+    uint64_t x = 0;
+    for (size_t i = 0; i < nbytes / 8; i++)
+        x ^= w[i];
+    return (uint32_t)(x ^ (x >> 32));
+}
+
+/* io_uring usable by this process? A raw io_uring_setup (bench does not link liburing): 1 yes,
+   else -errno (EPERM under Docker's default seccomp, ENOSYS on old kernels). */
+static int uring_probe(void) {
+#ifdef __NR_io_uring_setup
+    uint64_t params[16] = {0}; /* struct io_uring_params is 120 bytes */
+    long fd = syscall(__NR_io_uring_setup, 1, params);
+    if (fd >= 0) {
+        close((int)fd);
+        return 1;
+    }
+    return -errno;
+#else
+    return -ENOSYS;
+#endif
+}
+
+static double npy_uring(void *arg, int warm) {
+    (void)warm;
+    struct npyload *L = arg;
+    shmpool_array arr;
+    double t0 = now();
+    int rc = shmpool_array_load(L->pool, L->path, &arr);
+    double t = now() - t0;
+    if (rc) {
+        FAIL("npy-load: shmpool_array_load: %s", shmpool_strerror(rc));
+        return -2;
+    }
+    if (arr.dtype != SHMPOOL_F8 || arr.ndim != 1 || arr.shape[0] != L->n ||
+        arr.nbytes != L->n * 8 || xor_fold(arr.data, arr.nbytes) != L->want) {
+        FAIL("npy-load: shmpool_array_load gave different data");
+        t = -2;
+    }
+    shmpool_array_free(L->pool, &arr);
+    return t;
+}
+
+/* Plain read(): the header's length from its first bytes (numpy's format 1.0: 2 bytes at 8;
+   2.0 and 3.0: 4 bytes), the data size from the file size, then read() until all is in. */
+static double npy_read(void *arg, int warm) {
+    (void)warm;
+    struct npyload *L = arg;
+    unsigned char pre[12];
+    struct stat st;
+    double t0 = now();
+    int fd = open(L->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        FAIL("npy-load: %s: %s", L->path, strerror(errno));
+        return -2;
+    }
+    size_t got = 0;
+    while (got < sizeof pre) {
+        ssize_t r = read(fd, pre + got, sizeof pre - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    size_t off = 0;
+    if (got == sizeof pre && !memcmp(pre, "\x93NUMPY", 6))
+        off = pre[6] == 1 ? 10 + ((size_t)pre[8] | (size_t)pre[9] << 8)
+                          : 12 + ((size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
+                                  (size_t)pre[11] << 24);
+    if (!off || fstat(fd, &st) || (size_t)st.st_size < off ||
+        lseek(fd, (off_t)off, SEEK_SET) != (off_t)off) {
+        FAIL("npy-load: %s: bad .npy header", L->path);
+        close(fd);
+        return -2;
+    }
+    size_t nbytes = (size_t)st.st_size - off;
+    unsigned char *p = shmpool_alloc(L->pool, nbytes ? nbytes : 1);
+    if (!p) {
+        FAIL("npy-load: shmpool_alloc(%zu): %s", nbytes, strerror(errno));
+        close(fd);
+        return -2;
+    }
+    got = 0;
+    while (got < nbytes) {
+        size_t want = nbytes - got > (1u << 30) ? (1u << 30) : nbytes - got;
+        ssize_t r = read(fd, p + got, want);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    double t = now() - t0;
+    if (got != nbytes || nbytes != L->n * 8 || xor_fold(p, nbytes) != L->want) {
+        FAIL("npy-load: read() gave different data (%zu of %zu bytes)", got, nbytes);
+        t = -2;
+    }
+    shmpool_free(L->pool, p);
+    return t;
+}
+
+static void wl_npy_load(void) {
+    size_t n = S.npy_n;
+    char dir[64], path[96];
+    snprintf(dir, sizeof dir, "/tmp/shmpool-bench-npy-XXXXXX");
+    if (!mkdtemp(dir)) {
+        FAIL("npy-load: mkdtemp: %s", strerror(errno));
+        return;
+    }
+    snprintf(path, sizeof path, "%s/data.npy", dir);
+    shmpool *pool = make_pool(1);
+    if (!pool) {
+        rmdir(dir);
+        return;
+    }
+    struct npyload L = {.pool = pool, .path = path, .n = n};
+    /* The file, written once through shmpool_array_save */
+    double *x = malloc(n * sizeof *x);
+    shmpool_array a = {.data = x, .dtype = SHMPOOL_F8, .ndim = 1, .shape = {n}, .count = n,
+                       .nbytes = n * sizeof *x};
+    int rc = x ? 0 : -ENOMEM;
+    if (x) {
+        fill_uniform(x, n, 1);
+        L.want = xor_fold(x, n * sizeof *x);
+        rc = shmpool_array_save(pool, path, &a);
+    }
+    free(x);
+    if (rc) {
+        FAIL("npy-load: writing %s: %s", path, shmpool_strerror(rc));
+        unlink(path);
+        rmdir(dir);
+        shmpool_destroy(pool);
+        return;
+    }
+    /* Page cache warm: read the whole file once */
+    double tw = now();
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        static char buf[1 << 20];
+        while (read(fd, buf, sizeof buf) > 0)
+            ;
+        close(fd);
+    }
+    tw = now() - tw;
+    int ur = uring_probe();
+    char why[160] = "";
+    const char *env = getenv("SHMPOOL_NO_IO_URING");
+    if (env && env[0] && strcmp(env, "0"))
+        snprintf(why, sizeof why, "SHMPOOL_NO_IO_URING=%s: pread fallback measured", env);
+    else if (ur < 0)
+        snprintf(why, sizeof why, "io_uring unavailable (%s): pread fallback measured",
+                 strerror(-ur));
+    printf("  npy-load: %s, %.0f MB of data; page cache warmed in %.3f s; io_uring %s\n", path,
+           (double)n * 8 / 1e6, tw, why[0] ? why : "available");
+
+    struct pyarg pn = {0};
+    snprintf(pn.cmd, sizeof pn.cmd,
+             "\"workload\": \"npy-load\", \"impl\": \"numpy\", \"workers\": 1, \"path\": \"%s\"",
+             path);
+    double bytes = (double)n * 8;
+    struct impl im[MAXIMPL] = {
+        {"shmpool-io_uring", 1, npy_uring, &L, bytes},
+        {"read", 1, npy_read, &L, bytes},
+        {"numpy", 1, py_run, &pn, bytes, 0, 1},
+    };
+    snprintf(im[0].note, sizeof im[0].note, "%s", why);
+    measure("npy-load", im, 3);
+    if (find("npy-load", "numpy", 1) && (uint32_t)pn.check != L.want)
+        FAIL("npy-load: numpy's copy in shared memory differs (check %.0f, want %u)", pn.check,
+             (unsigned)L.want);
+    shmpool_destroy(pool);
+    py_drop();
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Report
  */
 static double ratio(const char *wl, const char *num, const char *den, unsigned w, int *have) {
@@ -1315,6 +1513,8 @@ static void report(void) {
         if (!strcmp(m->workload, "apply") || !strcmp(m->workload, "create") ||
             !strcmp(m->workload, "for_empty"))
             snprintf(rate, sizeof rate, "%.2f us per call", m->med * 1e6);
+        else if (!strcmp(m->workload, "npy-load"))
+            snprintf(rate, sizeof rate, "%.2f GB/s", m->items / m->med / 1e9);
         else if (per < 1e-6)
             snprintf(rate, sizeof rate, "%.3g M items/s", m->items / m->med / 1e6);
         else
@@ -1379,6 +1579,17 @@ static void report(void) {
     r = ratio("idle", "openmp+idle_pool", "openmp", w, &have);
     snprintf(buf, sizeof buf, "%.3f x", r);
     row("OpenMP heavy with an idle pool alive / without", buf, "<= 1.05 x", have, r <= 1.05);
+    m = find("npy-load", "shmpool-io_uring", 1);
+    r = ratio("npy-load", "shmpool-io_uring", "read", 1, &have);
+    snprintf(buf, sizeof buf, "%.3f x (%.1f vs %.1f ms)", r, m ? m->med * 1e3 : NAN,
+             have ? find("npy-load", "read", 1)->med * 1e3 : NAN);
+    row("npy-load (issue 6): io_uring / read() time", buf, "<= 1.0 x", have, r <= 1.0);
+    r = ratio("npy-load", "numpy", "shmpool-io_uring", 1, &have);
+    snprintf(buf, sizeof buf, "%.2f x faster (numpy %.1f ms)", r,
+             have ? find("npy-load", "numpy", 1)->med * 1e3 : NAN);
+    row("npy-load: numpy.load+copy / io_uring time", buf, ">= 2 x", have, r >= 2);
+    if (m && m->note[0])
+        printf("\nnpy-load: %s\n", m->note);
 
     printf("\n## Speed-ups over serial C (primes, heavy, heat) and scaling\n\n");
     const char *wls[] = {"heavy", "primes", "heat"};
@@ -1431,8 +1642,8 @@ static void usage(FILE *f) {
             "             [--scaling 1,2,4] [--py-reps N] [--python PATH] [--script bench.py]\n"
             "             [--no-python]\n"
             "  workloads: heavy starmap starmap_chunk1 apply apply_async for_empty create heat\n"
-            "             primes idle scaling (default: all; scaling adds the --scaling worker\n"
-            "             counts to heavy and primes)\n"
+            "             primes idle npy-load scaling (default: all; scaling adds the --scaling\n"
+            "             worker counts to heavy and primes)\n"
             "  --reps N     rounds (default 5); --py-reps N caps the slow Python runs (default 3)\n"
             "  --quick      tiny sizes, 1 round (the ctest smoke run)\n");
 }
@@ -1486,6 +1697,7 @@ int main(int argc, char **argv) {
         S.for_calls = 500, S.create_calls = 5, S.py_create_calls = 2;
         S.heat_n = 128, S.heat_steps = 10, S.primes_n = 20, S.primes_lo = 1e8, S.primes_hi = 1e9;
         S.idle_n = 400000;
+        S.npy_n = 1000000; /* 8 MB */
     }
     if (O.reps < 1 || O.reps > MAXREPS || O.py_reps_slow < 1 || O.workers < 1 ||
         O.workers > 256) {
@@ -1499,7 +1711,8 @@ int main(int argc, char **argv) {
            O.quick ? " (quick sizes)" : "", heavy_sum_clone(), shmpool_cpu_count(SHMPOOL_CPU_USABLE));
     double t0 = now(), busy0 = machine_busy_s(), ours0 = our_cpu_s();
     if (selected("heavy") || selected("starmap") || selected("starmap_chunk1") ||
-        selected("apply") || selected("apply_async") || selected("create") || selected("primes"))
+        selected("apply") || selected("apply_async") || selected("create") || selected("primes") ||
+        selected("npy-load"))
         py_start(); /* before any pool or OpenMP thread exists */
     if (selected("heavy"))
         wl_heavy();
@@ -1514,6 +1727,8 @@ int main(int argc, char **argv) {
         wl_primes();
     if (selected("idle"))
         wl_idle();
+    if (selected("npy-load"))
+        wl_npy_load();
     py_stop();
     report();
     double wall = now() - t0, other = machine_busy_s() - busy0 - (our_cpu_s() - ours0);

@@ -225,6 +225,24 @@ def run(cmd):
         check = float(sum(float(v) for fs in multi_results for v in fs))
         return {"seconds": t1 - t0, "check": check}
 
+    if wl == "npy-load":
+        # numpy.load, then a copy into a new SharedMemory block: what a Python program does to put
+        # a .npy file in shared memory for its workers. Timed from the load to the copy's end;
+        # the checks and close+unlink come after (the C side times its free outside too).
+        from multiprocessing import shared_memory
+        t0 = time.perf_counter()
+        arr = np.load(cmd["path"])
+        shm = shared_memory.SharedMemory(create=True, size=max(arr.nbytes, 1))
+        dst = np.ndarray(arr.shape, dtype=arr.dtype, buffer=shm.buf)
+        dst[:] = arr
+        t1 = time.perf_counter()
+        words = dst.reshape(-1).view(np.uint64)
+        x = int(np.bitwise_xor.reduce(words)) if words.size else 0
+        del words, dst, arr
+        shm.close()
+        shm.unlink()
+        return {"seconds": t1 - t0, "check": float((x ^ (x >> 32)) & 0xFFFFFFFF)}
+
     return {"error": "unknown workload " + str(wl)}
 
 
