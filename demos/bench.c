@@ -435,8 +435,12 @@ static void measure(const char *wl, struct impl *im, int n) {
                 fprintf(stderr, "bench: %s/%s skipped: %s\n", wl, im[i].name, im[i].note);
         }
     }
+    /* Each round starts one implementation later, so none always runs right after the same one
+       (shmpool used to follow Python's Pool and joblib, whose processes were still being torn
+       down, about 1 GB each, while it ran). */
     for (int r = 0; r < O.reps && r < MAXREPS; r++)
-        for (int i = 0; i < n; i++) {
+        for (int k = 0; k < n; k++) {
+            int i = (k + r) % n;
             int reps = im[i].reps ? im[i].reps : O.reps;
             if (skip[i] || r >= reps)
                 continue;
