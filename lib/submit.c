@@ -152,7 +152,6 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
     const char *cols[SHMPOOL_MAX_COLUMNS];
     void *staged_cols[SHMPOOL_MAX_COLUMNS] = {0};
     uint32_t slot = 0;
-    bool have_slot = false;
     rc = 0;
     if (q->kind == JOB_MAP)
         rc = place(p, q->in, n * q->in_size, true, &in, &r->staged_in);
@@ -172,7 +171,6 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
     }
     if (!rc)
         rc = shmpool__pool_take_slot(p, &slot);
-    have_slot = rc == 0;
     if (rc) {
         if (r->staged_in)
             shmpool__arena_free(p->arena, r->staged_in, true);
@@ -185,7 +183,6 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
         free(r);
         return rc;
     }
-    (void)have_slot;
     struct job *job = cb_job(p->cb, slot);
     job->kind = q->kind;
     job->fn = q->fn;

@@ -44,8 +44,7 @@ void shmpool__wake_workers(struct control *cb, unsigned want) {
     futex(&cb->wake_seq, FUTEX_WAKE, want > INT_MAX ? INT_MAX : want);
 }
 
-static bool work_waiting(struct control *cb, struct seg_view *v, struct worker_slot *w) {
-    (void)v;
+static bool work_waiting(struct control *cb, struct worker_slot *w) {
     return ring_count(cb_ring(cb)) > 0 || atomic_load_explicit(&cb->shutdown, memory_order_relaxed) ||
            atomic_load_explicit(&cb->seg_gen, memory_order_relaxed) !=
                atomic_load_explicit(&w->seg_seen, memory_order_relaxed);
@@ -53,7 +52,7 @@ static bool work_waiting(struct control *cb, struct seg_view *v, struct worker_s
 
 /* Only max_spinners idle workers spin at once: more spinners than spare cores would take the CPU
    from the parent (or from the worker that has the work) instead of saving a wake-up. */
-static bool spin_for_work(struct control *cb, struct seg_view *v, struct worker_slot *w) {
+static bool spin_for_work(struct control *cb, struct worker_slot *w) {
     uint32_t s = atomic_load_explicit(&cb->spinners, memory_order_relaxed);
     do {
         if (s >= cb->max_spinners)
@@ -63,7 +62,7 @@ static bool spin_for_work(struct control *cb, struct seg_view *v, struct worker_
     uint64_t until = shmpool__now_ns() + (uint64_t)cb->spin_us * 1000u;
     do {
         for (int i = 0; i < 64 && !found; i++) {
-            found = work_waiting(cb, v, w);
+            found = work_waiting(cb, w);
             shmpool__cpu_relax();
         }
     } while (!found && shmpool__now_ns() < until);
@@ -71,13 +70,13 @@ static bool spin_for_work(struct control *cb, struct seg_view *v, struct worker_
     return found;
 }
 
-static void idle(struct control *cb, struct seg_view *v, struct worker_slot *w) {
-    if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN) && spin_for_work(cb, v, w))
+static void idle(struct control *cb, struct worker_slot *w) {
+    if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN) && spin_for_work(cb, w))
         return;
     uint32_t seq = atomic_load(&cb->wake_seq);
     atomic_fetch_add(&cb->sleepers, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    if (!work_waiting(cb, v, w))
+    if (!work_waiting(cb, w))
         futex(&cb->wake_seq, FUTEX_WAIT, seq); /* returns at once if wake_seq moved; EINTR is fine */
     atomic_fetch_sub(&cb->sleepers, 1);
 }
@@ -163,6 +162,6 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
         }
         if (sd == SHUTDOWN_IDLE)
             leave(w);
-        idle(cb, v, w);
+        idle(cb, w);
     }
 }
