@@ -45,6 +45,7 @@
 
 #include "heavy_kernel.h"
 #include "shmpool.h"
+#include "prime_factors.h"
 
 #ifndef BENCH_PY
 #define BENCH_PY "bench.py"
@@ -1106,31 +1107,6 @@ out:
 /* ---------------------------------------------------------------------------------------------
  * primes: the prime factors of 100 numbers in [1e10, 1e12], one number per task
  */
-#define MAX_FACTORS 64
-struct factors {
-    uint32_t count;
-    uint64_t f[MAX_FACTORS];
-};
-static void prime_factors(uint64_t n, struct factors *out) {
-    out->count = 0;
-    uint64_t divisor = 2;
-    while (n > 1) {
-        while (n % divisor == 0) {
-            out->f[out->count++] = divisor;
-            n /= divisor;
-        }
-        divisor++;
-        if (divisor * divisor > n && n > 1) {
-            out->f[out->count++] = n;
-            break;
-        }
-    }
-}
-static int factor_task(const void *in, void *out, void *ctx) {
-    (void)ctx;
-    prime_factors(*(const uint64_t *)in, out);
-    return 0;
-}
 struct primes {
     shmpool *pool;
     unsigned w;

@@ -19,36 +19,7 @@
 #include <time.h>
 
 #include "shmpool.h"
-
-#define MAX_FACTORS 64 /* 2^60 > 1e18: no number up to --hi 1e18 has more */
-
-struct factors {
-    uint32_t count;
-    uint64_t f[MAX_FACTORS];
-};
-
-/* The tutorial's prime_factors, trial division. */
-static void prime_factors(uint64_t n, struct factors *out) {
-    out->count = 0;
-    uint64_t divisor = 2;
-    while (n > 1) {
-        while (n % divisor == 0) {
-            out->f[out->count++] = divisor;
-            n /= divisor;
-        }
-        divisor++;
-        if (divisor * divisor > n && n > 1) {
-            out->f[out->count++] = n;
-            break;
-        }
-    }
-}
-
-static int factor_task(const void *in, void *out, void *ctx) {
-    (void)ctx;
-    prime_factors(*(const uint64_t *)in, out);
-    return 0;
-}
+#include "prime_factors.h"
 
 static double now(void) {
     struct timespec ts;
