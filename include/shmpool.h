@@ -40,6 +40,8 @@ SHMPOOL_EXTERN unsigned shmpool_version(void);
 #define SHMPOOL_ERRNO_BASE 4096
 /** The pool's fork helper died (killed from outside): the pool can no longer run work. */
 #define SHMPOOL_EHELPER (-(SHMPOOL_ERRNO_BASE + 1))
+/* -(SHMPOOL_ERRNO_BASE + 2) and + 3 are libshmpool_mpi's (shmpool_mpi.h); shmpool_strerror knows
+   them too. */
 /** A worker died while it ran an item: it was killed by signal `sig`. */
 #define SHMPOOL_EKILLED(sig) (-(SHMPOOL_ERRNO_BASE + 0x100 + ((sig) & 0xff)))
 /** A worker called exit()/_exit() with `status` while it ran an item. */
@@ -316,6 +318,15 @@ SHMPOOL_EXTERN const char *shmpool_dtype_descr(shmpool_dtype dtype);
  *  -EPROTO (data size disagrees with the shape: truncated or extra bytes); -ENOSPC (does not fit
  *  in /dev/shm); -ENOMEM; -ESHUTDOWN (pool closed); a read error's -errno. */
 SHMPOOL_EXTERN int shmpool_array_load(shmpool *pool, const char *path, shmpool_array *arr);
+/** What a .npy file holds, from its header alone: arr gets dtype, ndim, shape, count and nbytes,
+ *  and data NULL; nothing is allocated. @return as shmpool_array_load, without -ENOSPC. */
+SHMPOOL_EXTERN int shmpool_array_stat(const char *path, shmpool_array *arr);
+/** Load rows [first_row, first_row + nrows) of the first axis of a .npy file (a part of an array
+ *  too big for one node, or a node's share): arr->shape[0] is the number of rows loaded, clipped
+ *  at the end of the array (0 past it), the other dimensions are the file's.
+ *  @return as shmpool_array_load; -EINVAL also for a 0-d array; -ESPIPE for a pipe or FIFO. */
+SHMPOOL_EXTERN int shmpool_array_load_rows(shmpool *pool, const char *path, size_t first_row,
+                                           size_t nrows, shmpool_array *arr);
 /** Load a headerless file as a 1-d array of dtype (the host's byte order). @return as load;
  *  -EINVAL also for an unknown dtype; -EPROTO if the size is not a multiple of the element size. */
 SHMPOOL_EXTERN int shmpool_array_load_raw(shmpool *pool, const char *path, shmpool_dtype dtype,

@@ -158,6 +158,81 @@ int shmpool_array_load(shmpool *pool, const char *path, shmpool_array *arr) {
     return rc;
 }
 
+/* Rows [first, first + want) of the first axis, clipped to the array: the data of a slice is one
+   contiguous byte range of a C-order file, read straight into shared memory. */
+static int load_npy_rows(shmpool *pool, int fd, const struct stat *st, size_t first, size_t want,
+                         shmpool_array *arr) {
+    if (!S_ISREG(st->st_mode))
+        return -ESPIPE; /* a stream cannot skip to a row */
+    struct shmpool__npy_header h;
+    int rc = read_header(fd, true, &h);
+    if (rc)
+        return rc;
+    if ((uint64_t)st->st_size - h.data_offset != h.nbytes)
+        return -EPROTO;
+    if (h.ndim == 0)
+        return -EINVAL; /* a 0-d array has no rows */
+    size_t rows = h.shape[0];
+    size_t row_bytes = rows ? h.nbytes / rows : 0;
+    size_t got = first >= rows ? 0 : (want < rows - first ? want : rows - first);
+    void *data;
+    if ((rc = alloc_data(pool, got * row_bytes, &data)))
+        return rc;
+    struct shmpool__io io = io_for(pool);
+    rc = shmpool__io_read(&io, fd, data, got * row_bytes, h.data_offset + first * row_bytes);
+    if (rc) {
+        (void)shmpool_free(pool, data);
+        return rc;
+    }
+    arr->data = data;
+    arr->dtype = h.dtype;
+    arr->ndim = h.ndim;
+    memcpy(arr->shape, h.shape, sizeof arr->shape);
+    arr->shape[0] = got;
+    arr->count = rows ? h.count / rows * got : 0;
+    arr->nbytes = got * row_bytes;
+    return 0;
+}
+
+int shmpool_array_stat(const char *path, shmpool_array *arr) {
+    if (!path || !arr)
+        return -EINVAL;
+    memset(arr, 0, sizeof *arr);
+    int fd = -1;
+    struct stat st;
+    int rc = open_for_reading(path, &fd, &st);
+    if (rc)
+        return rc;
+    struct shmpool__npy_header h;
+    rc = read_header(fd, S_ISREG(st.st_mode), &h);
+    close(fd);
+    if (!rc && S_ISREG(st.st_mode) && (uint64_t)st.st_size - h.data_offset != h.nbytes)
+        rc = -EPROTO;
+    if (rc)
+        return rc;
+    arr->dtype = h.dtype;
+    arr->ndim = h.ndim;
+    memcpy(arr->shape, h.shape, sizeof arr->shape);
+    arr->count = h.count;
+    arr->nbytes = h.nbytes;
+    return 0;
+}
+
+int shmpool_array_load_rows(shmpool *pool, const char *path, size_t first_row, size_t nrows,
+                            shmpool_array *arr) {
+    if (!pool || !path || !arr)
+        return -EINVAL;
+    memset(arr, 0, sizeof *arr);
+    int fd = -1;
+    struct stat st;
+    int rc = open_for_reading(path, &fd, &st);
+    if (rc)
+        return rc;
+    rc = load_npy_rows(pool, fd, &st, first_row, nrows, arr);
+    close(fd);
+    return rc;
+}
+
 /* A raw stream has no size until its end: gather it in the heap, then copy it once. */
 static int slurp(int fd, unsigned char **out, size_t *len) {
     size_t cap = 1 << 20, n = 0;

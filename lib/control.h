@@ -80,6 +80,7 @@ struct job {
     size_t in_size, out_size;
     size_t n, chunk, nchunks;
     uint32_t k; /* starmap columns */
+    size_t base; /* for: added to the indices passed to fn (a part of a distributed range) */
     const char *cols[SHMPOOL_MAX_COLUMNS];
     size_t sizes[SHMPOOL_MAX_COLUMNS];
     unsigned char inline_in[INLINE_BYTES];

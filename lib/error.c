@@ -59,6 +59,10 @@ const char *shmpool_strerror(int code) {
         return "success";
     if (code == SHMPOOL_EHELPER)
         return "the pool's fork helper process died; the pool cannot run work any more";
+    if (code == -(SHMPOOL_ERRNO_BASE + 2)) /* SHMPOOL_EPEER, shmpool_mpi.h */
+        return "an MPI rank of the pool stopped answering during a collective call";
+    if (code == -(SHMPOOL_ERRNO_BASE + 3)) /* SHMPOOL_EMISMATCH, shmpool_mpi.h */
+        return "MPI ranks disagree on a collective call's kind, n or chunk (calls not SPMD)";
     if (code == -ENOSPC)
         return enospc_message();
     if (code == -ESHUTDOWN)

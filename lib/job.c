@@ -123,7 +123,7 @@ static int run_chunk(struct job *j, struct worker_slot *w, uint64_t c) {
     }
     case JOB_FOR: {
         atomic_store_explicit(&w->item, b, memory_order_relaxed);
-        rc = ((shmpool_range_fn)j->fn)(j->ctx, b, e);
+        rc = ((shmpool_range_fn)j->fn)(j->ctx, j->base + b, j->base + e);
         i = rc ? b : e;
         break;
     }

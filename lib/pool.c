@@ -1,4 +1,5 @@
 /* Pool lifecycle: create, close, join, terminate, destroy; and the waits every call shares. */
+#include "dist.h"
 #include "pool.h"
 
 #include <errno.h>
@@ -436,6 +437,9 @@ void shmpool_destroy(shmpool *p) {
         return;
     if (p->owner_pid != getpid())
         return; /* a forked child of the parent: the pool is not its to end */
+    if (p->dist && p->dist->detach)
+        p->dist->detach(p->dist_state);
+    p->dist = NULL;
     if (p->state != POOL_JOINED) {
         shmpool_terminate(p);
         shmpool_join(p);

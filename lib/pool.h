@@ -10,6 +10,8 @@
 
 #include "control.h"
 
+struct dist_ops;
+
 enum pool_state { POOL_OPEN, POOL_CLOSED, POOL_TERMINATED, POOL_JOINED };
 
 struct shmpool {
@@ -29,6 +31,8 @@ struct shmpool {
     struct shmpool_result **owner;  /* owner[slot]: the result holding a job slot, or NULL */
     uint64_t *fifo;                 /* descriptors in submission order (stale ones skipped) */
     uint32_t fifo_head, fifo_len, fifo_cap;
+    const struct dist_ops *dist; /* a distributor (dist.h), or NULL */
+    void *dist_state;
 };
 
 struct shmpool_result {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "dist.h"
 #include "clock.h"
 #include "helper.h"
 #include "job.h"
@@ -15,23 +16,10 @@
    find the job stopped, so a job far below 2^64 chunks can never wrap it. */
 #define MAX_CHUNKS ((size_t)1 << 62)
 
-struct request {
-    enum job_kind kind;
-    void (*fn)(void);
-    void *ctx;
-    const void *in; /* map: the input column; apply: the arguments */
-    size_t in_size;
-    void *out;
-    size_t out_size;
-    size_t n, chunk;
-    size_t k;
-    const void *const *cols;
-    const size_t *sizes;
-};
 
 static int mul_overflows(size_t a, size_t b, size_t *out) { return __builtin_mul_overflow(a, b, out); }
 
-static int check(const struct request *q) {
+int shmpool__request_check(const struct request *q) {
     size_t bytes;
     if (!q->fn)
         return -EINVAL;
@@ -105,13 +93,13 @@ static void link_result(shmpool *p, shmpool_result *r) {
     p->results = r;
 }
 
-static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
+int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     if (!out)
         return -EINVAL;
     *out = NULL;
     if (!p)
         return -EINVAL;
-    int rc = check(q);
+    int rc = shmpool__request_check(q);
     if (rc)
         return rc;
     size_t n = q->kind == JOB_APPLY ? 1 : q->n;
@@ -195,6 +183,7 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
     job->in = in;
     job->out = (char *)outp;
     job->k = (uint32_t)q->k;
+    job->base = q->base;
     atomic_store_explicit(&job->retries_left, p->cb->task_retries, memory_order_relaxed);
     if (q->kind == JOB_STARMAP) {
         for (size_t j = 0; j < q->k; j++) {
@@ -265,8 +254,10 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
 }
 
 static int run_sync(shmpool *p, const struct request *q) {
+    if (p && p->dist && q->kind != JOB_APPLY) /* collective over the distribution */
+        return p->dist->run(p->dist_state, p, q);
     shmpool_result *r;
-    int rc = submit(p, q, &r);
+    int rc = shmpool__submit(p, q, &r);
     if (rc)
         return rc;
     rc = shmpool_result_get(r, -1);
@@ -289,7 +280,7 @@ int shmpool_map(shmpool *p, shmpool_fn fn, void *ctx, const void *in, size_t in_
 int shmpool_map_async(shmpool *p, shmpool_fn fn, void *ctx, const void *in, size_t in_size,
                       void *out, size_t out_size, size_t n, size_t chunk, shmpool_result **r) {
     struct request q = MAP_REQ(fn, ctx, in, in_size, out, out_size, n, chunk);
-    return submit(p, &q, r);
+    return shmpool__submit(p, &q, r);
 }
 
 #define STAR_REQ(fn_, ctx_, k_, cols_, sizes_, out_, out_size_, n_, chunk_)                        \
@@ -309,7 +300,7 @@ int shmpool_starmap_async(shmpool *p, shmpool_star_fn fn, void *ctx, size_t k,
                           const void *const cols[], const size_t sizes[], void *out,
                           size_t out_size, size_t n, size_t chunk, shmpool_result **r) {
     struct request q = STAR_REQ(fn, ctx, k, cols, sizes, out, out_size, n, chunk);
-    return submit(p, &q, r);
+    return shmpool__submit(p, &q, r);
 }
 
 #define APPLY_REQ(fn_, ctx_, args_, args_size_, out_, out_size_)                                   \
@@ -327,7 +318,7 @@ int shmpool_apply(shmpool *p, shmpool_fn fn, void *ctx, const void *args, size_t
 int shmpool_apply_async(shmpool *p, shmpool_fn fn, void *ctx, const void *args, size_t args_size,
                         void *out, size_t out_size, shmpool_result **r) {
     struct request q = APPLY_REQ(fn, ctx, args, args_size, out, out_size);
-    return submit(p, &q, r);
+    return shmpool__submit(p, &q, r);
 }
 
 int shmpool_for(shmpool *p, shmpool_range_fn fn, void *ctx, size_t n, size_t chunk) {
@@ -338,5 +329,5 @@ int shmpool_for(shmpool *p, shmpool_range_fn fn, void *ctx, size_t n, size_t chu
 int shmpool_for_async(shmpool *p, shmpool_range_fn fn, void *ctx, size_t n, size_t chunk,
                       shmpool_result **r) {
     struct request q = {.kind = JOB_FOR, .fn = (void (*)(void))fn, .ctx = ctx, .n = n, .chunk = chunk};
-    return submit(p, &q, r);
+    return shmpool__submit(p, &q, r);
 }

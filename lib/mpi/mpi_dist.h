@@ -1,0 +1,54 @@
+/* libshmpool_mpi's state: one per pool joined to a communicator. See docs/MPI.md. */
+#ifndef SHMPOOL_MPI_DIST_H
+#define SHMPOOL_MPI_DIST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dist.h"
+#include "shmpool_mpi.h"
+
+#define HOST_MAX 64
+#define NO_INDEX UINT64_MAX
+
+struct peer {
+    int32_t pid;          /* the rank's parent process */
+    uint32_t workers;
+    char host[HOST_MAX];
+};
+
+/* The record of the last collective job: enough to gather its outputs and name its failure. */
+struct job_record {
+    bool valid;
+    size_t n, chunk, nchunks;
+    uint64_t *blocks;     /* this rank's blocks: pairs [first chunk, end chunk) */
+    size_t nblocks, cap;
+    uint64_t claims;      /* counter round trips this rank made */
+    int code;             /* the job's outcome, the same on every rank */
+    int fail_rank;        /* -1: no item failed */
+    uint64_t fail_item;   /* NO_INDEX: not known */
+};
+
+struct mpi_dist {
+    MPI_Comm comm;        /* our duplicate: our traffic never matches the user's */
+    int rank, size;
+    unsigned total_workers;
+    struct peer *peers;   /* indexed by rank */
+    MPI_Win win;          /* rank 0 holds the chunk counter; passive target, locked for life */
+    uint64_t *counter;
+    uint64_t base;        /* the counter's value when the current job began */
+    bool broken;          /* a peer vanished mid-call: no more collectives, not even Win_free */
+    struct job_record last;
+};
+
+/* run.c: a collective map/starmap/for (struct dist_ops.run). */
+int shmpool__mpi_run(void *state, shmpool *p, const struct request *q);
+/* Keep MPI progressing (one-sided requests to this rank's window are served here). */
+void shmpool__mpi_progress(struct mpi_dist *d);
+/* Wait for req while keeping MPI progressing; SHMPOOL_EPEER if a peer on this host died. */
+int shmpool__mpi_wait(struct mpi_dist *d, MPI_Request *req);
+/* The distribution attached to pool, or NULL. */
+struct mpi_dist *shmpool__mpi_of(const shmpool *pool);
+
+#endif

@@ -1,0 +1,324 @@
+/* A collective map/starmap/for: every rank's parent claims blocks of chunks from the counter in
+ * rank 0's window and runs each block as a local job on its own workers, which split it with the
+ * core's atomic counter. The parent claims the next block when its workers have taken every chunk
+ * of the blocks it holds, so a slow rank holds at most one block it has not started. Between
+ * claims it sleeps in short slices and keeps MPI progressing: over TCP (osc pt2pt) a claim on
+ * rank 0's counter is served only while rank 0 is inside MPI.
+ *
+ * At the end one allgather of a small summary per rank gives every rank the same outcome (the
+ * code of the lowest failing item, and the rank it failed on) and the counter's next base: the
+ * counter is never reset, each job starts where the last one's claims left it. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpi_dist.h"
+
+#define MAX_INFLIGHT 64        /* local parts at once: more than any pool has idle workers */
+#define POLL_MIN_NS 20000      /* first sleep slice after a claim */
+#define POLL_MAX_NS 1000000    /* the longest slice: bounds a peer's claim latency over TCP */
+#define PEER_CHECK_NS 100000000 /* how often a waiting rank checks its peers on this host */
+
+/* What each rank tells the others when its part of a job is over. */
+struct summary {
+    uint64_t claimed;   /* added to the counter by this rank in this job */
+    uint64_t fail_item; /* NO_INDEX if none of its items failed */
+    int64_t fail_code;  /* nonzero: its failure (an item's code, or a local error) */
+    uint64_t kind, n, chunk;
+};
+
+struct part {
+    shmpool_result *r;
+    size_t first_item;
+};
+
+struct run {
+    struct mpi_dist *d;
+    shmpool *p;
+    struct request q;   /* chunk resolved */
+    size_t nchunks;
+    uint64_t claimed;
+    uint64_t ramp;      /* the largest block the next claim may take */
+    uint64_t claims;    /* Fetch_and_op round trips this rank made */
+    bool exhausted;     /* the counter is past the end: no more claims */
+    struct part inflight[MAX_INFLIGHT];
+    unsigned ninflight;
+    int fail_code;
+    uint64_t fail_item;
+};
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns) {
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    nanosleep(&ts, NULL);
+}
+
+void shmpool__mpi_progress(struct mpi_dist *d) {
+    int flag;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, d->comm, &flag, MPI_STATUS_IGNORE);
+}
+
+/* A peer on this host whose process is gone: MPI would wait for it forever (unless the runtime
+   ends the job first, as mpirun does by default). -1 if none. */
+static int dead_peer(const struct mpi_dist *d) {
+    const char *me = d->peers[d->rank].host;
+    for (int r = 0; r < d->size; r++)
+        if (r != d->rank && strcmp(d->peers[r].host, me) == 0 &&
+            kill((pid_t)d->peers[r].pid, 0) != 0 && errno == ESRCH)
+            return r;
+    return -1;
+}
+
+static int peer_lost(struct mpi_dist *d, int r) {
+    d->broken = true;
+    d->last.valid = false;
+    d->last.code = SHMPOOL_EPEER;
+    d->last.fail_rank = r;
+    d->last.fail_item = NO_INDEX;
+    return SHMPOOL_EPEER;
+}
+
+int shmpool__mpi_wait(struct mpi_dist *d, MPI_Request *req) {
+    uint64_t slice = POLL_MIN_NS, next_check = now_ns() + PEER_CHECK_NS;
+    for (;;) {
+        int done = 0;
+        if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return -EIO;
+        if (done)
+            return 0;
+        sleep_ns(slice);
+        slice = slice * 2 > POLL_MAX_NS ? POLL_MAX_NS : slice * 2;
+        if (now_ns() >= next_check) {
+            int r = dead_peer(d);
+            if (r >= 0)
+                return peer_lost(d, r);
+            next_check = now_ns() + PEER_CHECK_NS;
+        }
+    }
+}
+
+static void fail(struct run *x, int code, uint64_t item) {
+    if (!x->fail_code || item < x->fail_item) {
+        x->fail_code = code;
+        x->fail_item = item;
+    }
+}
+
+/* Add `amount` to the shared counter; *start gets the job's chunk index before the addition. */
+static int claim(struct run *x, uint64_t amount, uint64_t *start) {
+    uint64_t old = 0;
+    if (MPI_Fetch_and_op(&amount, &old, MPI_UINT64_T, 0, 0, MPI_SUM, x->d->win) != MPI_SUCCESS ||
+        MPI_Win_flush(0, x->d->win) != MPI_SUCCESS)
+        return -EIO;
+    x->claimed += amount;
+    x->claims++;
+    *start = old - x->d->base;
+    return 0;
+}
+
+/* A failure anywhere stops the claims everywhere: push the counter past the end. */
+static void stop_everyone(struct run *x) {
+    uint64_t ignored;
+    if (!x->exhausted && claim(x, x->nchunks, &ignored) == 0)
+        x->exhausted = true;
+}
+
+static int record_block(struct job_record *rec, uint64_t first, uint64_t end) {
+    if (rec->nblocks == rec->cap) {
+        size_t cap = rec->cap ? rec->cap * 2 : 16;
+        uint64_t *b = realloc(rec->blocks, cap * 2 * sizeof *b);
+        if (!b)
+            return -ENOMEM;
+        rec->blocks = b;
+        rec->cap = cap;
+    }
+    rec->blocks[2 * rec->nblocks] = first;
+    rec->blocks[2 * rec->nblocks + 1] = end;
+    rec->nblocks++;
+    return 0;
+}
+
+/* Guided self-scheduling with a ramp: this rank's share (by its workers) of half of what was left
+   at its last claim, but at first one chunk per worker, doubling with each claim. A rank learns
+   nothing of the others' speed, so it commits little until it has shown its own: a slow rank
+   claims rarely and its blocks stay small, a fast one's grow quickly. */
+static uint64_t block_size(struct run *x, uint64_t left) {
+    uint64_t w = x->d->peers[x->d->rank].workers, all = x->d->total_workers;
+    uint64_t b = (left * w + 2 * all - 1) / (2 * all);
+    if (b > x->ramp)
+        b = x->ramp;
+    if (x->ramp < UINT64_MAX / 2)
+        x->ramp *= 2;
+    return b ? b : 1;
+}
+
+/* Claim one block and start it on the local workers. */
+static void claim_and_start(struct run *x, uint64_t *left) {
+    uint64_t start, want = block_size(x, *left);
+    int rc = claim(x, want, &start);
+    if (rc) {
+        fail(x, rc, NO_INDEX);
+        x->exhausted = true;
+        return;
+    }
+    if (start >= x->nchunks) {
+        x->exhausted = true;
+        return;
+    }
+    uint64_t count = x->nchunks - start < want ? x->nchunks - start : want;
+    *left = x->nchunks - start - count;
+    shmpool_result *r = NULL;
+    rc = record_block(&x->d->last, start, start + count);
+    if (!rc)
+        rc = shmpool__submit_part(x->p, &x->q, start, count, &r);
+    if (rc) { /* the block is ours and cannot run: the job fails at its first item */
+        if (x->d->last.nblocks && x->d->last.blocks[2 * (x->d->last.nblocks - 1)] == start)
+            x->d->last.nblocks--; /* it did not run here: gather must not take it from us */
+        fail(x, rc, start * x->q.chunk);
+        stop_everyone(x);
+        return;
+    }
+    x->inflight[x->ninflight++] = (struct part){.r = r, .first_item = start * x->q.chunk};
+}
+
+/* Collect the local parts that ended. */
+static void reap(struct run *x) {
+    for (unsigned i = 0; i < x->ninflight;) {
+        shmpool_result *r = x->inflight[i].r;
+        if (shmpool_result_ready(r) != 1) {
+            i++;
+            continue;
+        }
+        int rc = shmpool_result_get(r, 0);
+        if (rc) {
+            size_t idx;
+            shmpool_result_error(r, &idx);
+            fail(x, rc, idx == SIZE_MAX ? NO_INDEX : x->inflight[i].first_item + idx);
+            stop_everyone(x);
+        }
+        shmpool_result_free(r);
+        x->inflight[i] = x->inflight[--x->ninflight];
+    }
+}
+
+static size_t unclaimed(const struct run *x) {
+    size_t u = 0;
+    for (unsigned i = 0; i < x->ninflight; i++)
+        u += shmpool__result_unclaimed(x->inflight[i].r);
+    return u;
+}
+
+/* This rank's share of the job: claim, run, until the counter is past the end and every local
+   part has ended. Returns nonzero only if a peer on this host died. */
+static int run_parts(struct run *x) {
+    uint64_t left = x->nchunks, slice = POLL_MIN_NS, next_check = now_ns() + PEER_CHECK_NS;
+    for (;;) {
+        reap(x);
+        if (!x->exhausted && x->ninflight < MAX_INFLIGHT && unclaimed(x) == 0) {
+            claim_and_start(x, &left);
+            slice = POLL_MIN_NS;
+            continue;
+        }
+        if (x->exhausted && x->ninflight == 0)
+            return 0;
+        shmpool__mpi_progress(x->d);
+        sleep_ns(slice);
+        slice = slice * 2 > POLL_MAX_NS ? POLL_MAX_NS : slice * 2;
+        if (now_ns() >= next_check) {
+            int r = dead_peer(x->d);
+            if (r >= 0) {
+                for (unsigned i = 0; i < x->ninflight; i++)
+                    shmpool_result_free(x->inflight[i].r);
+                x->ninflight = 0;
+                return peer_lost(x->d, r);
+            }
+            next_check = now_ns() + PEER_CHECK_NS;
+        }
+    }
+}
+
+/* Every rank learns every summary and draws the same conclusions from them. */
+static int conclude(struct run *x) {
+    struct mpi_dist *d = x->d;
+    struct summary mine = {.claimed = x->claimed,
+                           .fail_item = x->fail_code ? x->fail_item : NO_INDEX,
+                           .fail_code = x->fail_code,
+                           .kind = (uint64_t)x->q.kind,
+                           .n = x->q.n,
+                           .chunk = x->q.chunk};
+    struct summary *all = malloc((size_t)d->size * sizeof *all);
+    if (!all)
+        return -ENOMEM; /* cannot take part: the others will find this rank missing */
+    MPI_Request req;
+    int rc = MPI_Iallgather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, d->comm,
+                            &req) == MPI_SUCCESS ? 0 : -EIO;
+    if (!rc)
+        rc = shmpool__mpi_wait(d, &req);
+    if (rc) {
+        free(all);
+        return rc;
+    }
+    uint64_t total = 0;
+    int code = 0, fail_rank = -1;
+    uint64_t fail_item = NO_INDEX;
+    bool mismatch = false;
+    for (int r = 0; r < d->size; r++) {
+        total += all[r].claimed;
+        mismatch |= all[r].kind != all[0].kind || all[r].n != all[0].n ||
+                    all[r].chunk != all[0].chunk;
+        if (all[r].fail_code && (fail_rank < 0 || all[r].fail_item < fail_item)) {
+            code = (int)all[r].fail_code;
+            fail_item = all[r].fail_item;
+            fail_rank = r;
+        }
+    }
+    free(all);
+    d->base += total;
+    if (mismatch) {
+        code = SHMPOOL_EMISMATCH;
+        fail_rank = -1;
+        fail_item = NO_INDEX;
+    }
+    d->last.code = code;
+    d->last.fail_rank = fail_rank;
+    d->last.fail_item = fail_item;
+    d->last.valid = !mismatch;
+    return code;
+}
+
+int shmpool__mpi_run(void *state, shmpool *p, const struct request *q) {
+    struct mpi_dist *d = state;
+    if (d->broken)
+        return SHMPOOL_EPEER;
+    struct run x = {.d = d, .p = p, .q = *q, .fail_item = NO_INDEX,
+                    .ramp = d->peers[d->rank].workers ? d->peers[d->rank].workers : 1};
+    int rc = shmpool__request_check(q);
+    if (!rc && x.q.chunk == 0) { /* Python's rule over every worker of every rank */
+        size_t parts = 4 * (size_t)d->total_workers;
+        x.q.chunk = q->n / parts + (q->n % parts != 0);
+    }
+    if (!rc && x.q.chunk > q->n)
+        x.q.chunk = q->n;
+    x.nchunks = !rc && q->n ? q->n / x.q.chunk + (q->n % x.q.chunk != 0) : 0;
+    d->last.valid = false;
+    d->last.nblocks = 0;
+    d->last.n = q->n;
+    d->last.chunk = x.q.chunk;
+    d->last.nchunks = x.nchunks;
+    if (rc) /* a local argument error: no claims here, but the collective goes on */
+        fail(&x, rc, NO_INDEX);
+    x.exhausted = rc != 0 || x.nchunks == 0;
+    rc = run_parts(&x);
+    d->last.claims = x.claims;
+    if (rc)
+        return rc;
+    return conclude(&x);
+}
