@@ -72,6 +72,9 @@ int shmpool_mpi_attach(shmpool *pool, MPI_Comm comm) {
     for (int r = 0; r < size; r++)
         d->total_workers += peers[r].workers;
     d->last.fail_rank = -1;
+    /* For measurements and tuning: the largest block one claim may take (0: no limit). */
+    const char *mb = getenv("SHMPOOL_MPI_MAX_BLOCK");
+    d->max_block = mb ? strtoull(mb, NULL, 10) : 0;
     MPI_Aint bytes = rank == 0 ? (MPI_Aint)sizeof(uint64_t) : 0;
     if (MPI_Win_allocate(bytes, sizeof(uint64_t), MPI_INFO_NULL, dup, &d->counter, &d->win) !=
         MPI_SUCCESS) {

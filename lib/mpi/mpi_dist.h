@@ -38,6 +38,7 @@ struct mpi_dist {
     MPI_Win win;          /* rank 0 holds the chunk counter; passive target, locked for life */
     uint64_t *counter;
     uint64_t base;        /* the counter's value when the current job began */
+    uint64_t max_block;   /* SHMPOOL_MPI_MAX_BLOCK: 0, or the largest block a claim may take */
     bool broken;          /* a peer vanished mid-call: no more collectives, not even Win_free */
     struct job_record last;
 };

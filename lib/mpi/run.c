@@ -9,6 +9,7 @@
  * code of the lowest failing item, and the rank it failed on) and the counter's next base: the
  * counter is never reset, each job starts where the last one's claims left it. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 #include "mpi_dist.h"
 
 #define MAX_INFLIGHT 64        /* local parts at once: more than any pool has idle workers */
-#define POLL_MIN_NS 20000      /* first sleep slice after a claim */
+#define POLL_YIELDS 16         /* after a claim, first only yield this many times: a worker
+                                  takes a fresh part within microseconds */
+#define POLL_MIN_NS 20000      /* then sleep slices from this, doubling */
 #define POLL_MAX_NS 1000000    /* the longest slice: bounds a peer's claim latency over TCP */
 #define PEER_CHECK_NS 100000000 /* how often a waiting rank checks its peers on this host */
 
@@ -56,7 +59,12 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Wait a slice; slice 0 only yields (the workers may need this core). */
 static void sleep_ns(uint64_t ns) {
+    if (ns == 0) {
+        sched_yield();
+        return;
+    }
     struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
     nanosleep(&ts, NULL);
 }
@@ -155,6 +163,8 @@ static uint64_t block_size(struct run *x, uint64_t left) {
     uint64_t b = (left * w + 2 * all - 1) / (2 * all);
     if (b > x->ramp)
         b = x->ramp;
+    if (x->d->max_block && b > x->d->max_block)
+        b = x->d->max_block;
     if (x->ramp < UINT64_MAX / 2)
         x->ramp *= 2;
     return b ? b : 1;
@@ -219,19 +229,22 @@ static size_t unclaimed(const struct run *x) {
 /* This rank's share of the job: claim, run, until the counter is past the end and every local
    part has ended. Returns nonzero only if a peer on this host died. */
 static int run_parts(struct run *x) {
-    uint64_t left = x->nchunks, slice = POLL_MIN_NS, next_check = now_ns() + PEER_CHECK_NS;
+    uint64_t left = x->nchunks, next_check = now_ns() + PEER_CHECK_NS, slice = 0;
+    unsigned polls = 0;
     for (;;) {
         reap(x);
         if (!x->exhausted && x->ninflight < MAX_INFLIGHT && unclaimed(x) == 0) {
             claim_and_start(x, &left);
-            slice = POLL_MIN_NS;
+            polls = 0;
             continue;
         }
         if (x->exhausted && x->ninflight == 0)
             return 0;
         shmpool__mpi_progress(x->d);
+        slice = ++polls <= POLL_YIELDS ? 0 : polls == POLL_YIELDS + 1 ? POLL_MIN_NS : slice * 2;
+        if (slice > POLL_MAX_NS)
+            slice = POLL_MAX_NS;
         sleep_ns(slice);
-        slice = slice * 2 > POLL_MAX_NS ? POLL_MAX_NS : slice * 2;
         if (now_ns() >= next_check) {
             int r = dead_peer(x->d);
             if (r >= 0) {
