@@ -34,12 +34,21 @@ grep -q "rank 1" "$out" "$err" && grep -q "$host" "$err" ||
 pids=$(sed -n 's/^rank [01] pid \([0-9]*\)$/\1/p' "$out")
 # Helpers and workers are forks of the ranks: same command line. Zombies are dead already (in a
 # container whose pid 1 does not reap, they stay).
+survivors() { # live (not zombie) processes running test-mpi --kill-rank; /proc, not ps (procps)
+    local d cmd state
+    for d in /proc/[0-9]*; do
+        cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+        case $cmd in *test-mpi\ --kill-rank*) ;; *) continue ;; esac
+        state=$(awk '/^State:/ {print $2}' "$d/status" 2>/dev/null)
+        [ -n "$state" ] && [ "$state" != Z ] && echo "${d#/proc/} ($state) $cmd"
+    done
+}
 for _ in $(seq 30); do
-    alive=$(ps -eo pid=,stat=,args= | awk '$2 !~ /^Z/ && /test-mpi --kill-rank/ && !/awk/ {print $1}')
+    alive=$(survivors)
     [ -z "$alive" ] && break
     sleep 0.1
 done
-[ -z "$alive" ] || { echo "FAIL: processes outlived the job:"; ps -o pid,ppid,stat,args -p $alive; fail=1; }
+[ -z "$alive" ] || { echo "FAIL: processes outlived the job:"; echo "$alive"; fail=1; }
 for p in $pids; do
     left=$(ls /dev/shm | grep "^shmpool\.$p\." || true)
     [ -z "$left" ] || { echo "FAIL: rank pid $p left segments: $left"; fail=1; }

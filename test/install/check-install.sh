@@ -21,4 +21,17 @@ LD_LIBRARY_PATH="$libdir" "$work/pc"
 cc -std=c11 "$src/main.c" -o "$work/pc-static" $(pkg-config --cflags shmpool) \
    "$libdir/libshmpool.a" $(pkg-config --libs-only-other --static shmpool) -luring -lpthread
 "$work/pc-static"
+
+# libshmpool_mpi, where it was built: find_package(shmpool COMPONENTS mpi) and pkg-config.
+if [ -f "$work/prefix/include/shmpool_mpi.h" ]; then
+    cmake -S "$src/mpi" -B "$work/cmake-mpi" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+    cmake --build "$work/cmake-mpi" >/dev/null
+    cc -std=c11 "$src/mpi_main.c" -o "$work/pc-mpi" $(pkg-config --cflags --libs shmpool_mpi)
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_tcp_if_include=lo
+    export OMPI_MCA_oob_tcp_if_include=lo OMPI_MCA_rmaps_base_oversubscribe=1
+    for exe in "$work/cmake-mpi/mpi_consumer" "$work/pc-mpi"; do
+        LD_LIBRARY_PATH="$libdir" timeout 60 mpirun -np 2 --bind-to none -x LD_LIBRARY_PATH "$exe"
+    done
+    echo "install check: libshmpool_mpi through find_package(COMPONENTS mpi) and pkg-config"
+fi
 echo "install check: find_package and pkg-config both work"
