@@ -12,7 +12,8 @@
  * `out` holds the items it ran, until shmpool_mpi_gather assembles them.
  *
  * Not collective: shmpool_apply and the _async calls run on the calling rank's workers only.
- * shmpool_destroy is collective while MPI is still initialised (it frees the window).
+ * shmpool_destroy is collective while MPI is still initialised (it frees the window); after
+ * MPI_Finalize it ends the local pool only, and the collective calls return -ESHUTDOWN.
  *
  * Functions return 0 or a negative errno (see shmpool_strerror), never an MPI error code.
  */

@@ -847,6 +847,71 @@ static void test_null_arguments_are_invalid_and_free_is_safe_on_empty_arrays(voi
     shmpool_destroy(pool);
 }
 
+/* A slice of rows reads exactly those bytes; stat reads the header alone. */
+static void test_rows_load_a_slice_and_stat_reads_only_the_header(void **state) {
+    (void)state;
+    struct resources before;
+    resources_snapshot(&before);
+    shmpool *pool = make_pool();
+    size_t shape[3] = {101, 3, 5};
+    shmpool_array a, b, h;
+    make_array(pool, &a, SHMPOOL_I2, 3, shape, 9);
+    const char *path = path_of("rows.npy");
+    assert_int_equal(shmpool_array_save(pool, path, &a), 0);
+    assert_int_equal(shmpool_array_stat(path, &h), 0);
+    assert_null(h.data);
+    assert_int_equal(h.dtype, SHMPOOL_I2);
+    assert_int_equal(h.ndim, 3);
+    assert_int_equal(h.shape[0], 101);
+    assert_int_equal(h.nbytes, a.nbytes);
+    size_t row = 3 * 5 * 2;
+    static const size_t cases[][3] = {/* first, want, got */
+                                      {0, 101, 101}, {10, 7, 7}, {100, 5, 1}, {101, 3, 0},
+                                      {5000, 1, 0},  {0, 0, 0},  {40, (size_t)-1, 61}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        assert_int_equal(shmpool_array_load_rows(pool, path, cases[c][0], cases[c][1], &b), 0);
+        assert_int_equal(b.ndim, 3);
+        assert_int_equal(b.shape[0], cases[c][2]);
+        assert_int_equal(b.shape[1], 3);
+        assert_int_equal(b.count, cases[c][2] * 15);
+        assert_int_equal(b.nbytes, cases[c][2] * row);
+        if (b.nbytes)
+            assert_memory_equal(b.data, (char *)a.data + cases[c][0] * row, b.nbytes);
+        else
+            assert_null(b.data);
+        shmpool_array_free(pool, &b);
+    }
+    /* errors: a 0-d array has no rows; a cut file; a missing file; a FIFO cannot seek */
+    shmpool_array z;
+    make_array(pool, &z, SHMPOOL_F8, 0, NULL, 1);
+    assert_int_equal(shmpool_array_save(pool, path, &z), 0);
+    assert_int_equal(shmpool_array_load_rows(pool, path, 0, 1, &b), -EINVAL);
+    assert_int_equal(shmpool_array_stat(path, &h), 0);
+    assert_int_equal(h.ndim, 0);
+    assert_int_equal(shmpool_array_save(pool, path, &a), 0);
+    assert_int_equal(truncate(path, 128 + (off_t)a.nbytes - 1), 0);
+    assert_int_equal(shmpool_array_load_rows(pool, path, 0, 1, &b), -EPROTO);
+    assert_int_equal(shmpool_array_stat(path, &h), -EPROTO);
+    unlink(path);
+    assert_int_equal(shmpool_array_load_rows(pool, path, 0, 1, &b), -ENOENT);
+    assert_int_equal(shmpool_array_stat(path, &h), -ENOENT);
+    assert_null(b.data);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    int fd = open(path, O_RDWR | O_CLOEXEC); /* keeps the FIFO open so opening to read returns */
+    assert_true(fd >= 0);
+    assert_int_equal(shmpool_array_load_rows(pool, path, 0, 1, &b), -ESPIPE);
+    close(fd);
+    unlink(path);
+    assert_int_equal(shmpool_array_load_rows(NULL, path, 0, 1, &b), -EINVAL);
+    assert_int_equal(shmpool_array_load_rows(pool, NULL, 0, 1, &b), -EINVAL);
+    assert_int_equal(shmpool_array_stat(NULL, &h), -EINVAL);
+    assert_int_equal(shmpool_array_stat(path, NULL), -EINVAL);
+    shmpool_array_free(pool, &z);
+    shmpool_array_free(pool, &a);
+    shmpool_destroy(pool);
+    assert_true(nothing_leaked(&before));
+}
+
 #define ALL_TESTS                                                                                  \
     cmocka_unit_test(test_a_read_spanning_many_requests_fills_the_buffer_exactly),                 \
         cmocka_unit_test(test_reading_past_the_end_of_the_file_is_a_protocol_error),               \
@@ -865,6 +930,7 @@ static void test_null_arguments_are_invalid_and_free_is_safe_on_empty_arrays(voi
         cmocka_unit_test(test_save_refuses_inconsistent_arrays_and_reports_the_file_errno),        \
         cmocka_unit_test(test_a_save_that_fails_midway_leaves_no_file_it_created),                 \
         cmocka_unit_test(test_the_environment_variable_forces_the_fallback),                       \
+        cmocka_unit_test(test_rows_load_a_slice_and_stat_reads_only_the_header),                   \
         cmocka_unit_test(test_null_arguments_are_invalid_and_free_is_safe_on_empty_arrays)
 
 int main(void) {

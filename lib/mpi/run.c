@@ -311,6 +311,10 @@ int shmpool__mpi_run(void *state, shmpool *p, const struct request *q) {
     struct mpi_dist *d = state;
     if (d->broken)
         return SHMPOOL_EPEER;
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (finalized) /* no collective is possible any more */
+        return -ESHUTDOWN;
     struct run x = {.d = d, .p = p, .q = *q, .fail_item = NO_INDEX,
                     .ramp = d->peers[d->rank].workers ? d->peers[d->rank].workers : 1};
     int rc = shmpool__request_check(q);
