@@ -319,6 +319,37 @@ static void test_bad_argument_on_one_rank_fails_everywhere(void **state) {
     assert_int_equal(shmpool_mpi_gather(NULL, out, sizeof *out, 0, 0), -EINVAL);
 }
 
+/* The same with the automatic chunk: still the argument's error, not a disagreement on the chunk;
+   and a NULL buffer or sum on one rank only fails gather and sum everywhere. */
+static void test_bad_argument_with_automatic_chunk_and_in_gather_fails_everywhere(void **state) {
+    (void)state;
+    int64_t in[64] = {0}, out[64];
+    assert_int_equal(shmpool_map(pool, rank == 0 ? NULL : twice, NULL, in, sizeof *in, out,
+                                 sizeof *out, 64, 0), -EINVAL);
+    assert_int_equal(shmpool_map(pool, twice, NULL, in, sizeof *in, out, sizeof *out, 64, 0), 0);
+    assert_int_equal(shmpool_mpi_gather(pool, rank == nranks - 1 ? NULL : out, sizeof *out, 0,
+                                        SHMPOOL_MPI_ALL), -EINVAL);
+    double partial[64] = {0}, sum = 0;
+    assert_int_equal(shmpool_mpi_sum(pool, partial, rank == 0 ? NULL : &sum), -EINVAL);
+    shmpool_array a;
+    assert_int_equal(shmpool_mpi_array_load(pool, rank == 0 ? NULL : "/nonexistent", &a, NULL),
+                     -EINVAL);
+}
+
+static int fail_first(void *ctx, size_t b, size_t e) {
+    (void)ctx, (void)e;
+    return b == 0 ? -EDOM : 0;
+}
+
+/* A range so long that the shared counter could wrap is refused on every rank, as the core
+   refuses more than 2^62 chunks; a long one that stops at its first chunk ends at once. */
+static void test_a_range_too_long_for_the_counter_is_eoverflow(void **state) {
+    (void)state;
+    assert_int_equal(shmpool_for(pool, fail_first, NULL, SIZE_MAX, 1), -EOVERFLOW);
+    assert_int_equal(shmpool_for(pool, fail_first, NULL, (size_t)1 << 40, 1), -EDOM);
+    assert_int_equal(shmpool_for(pool, count_range, &(struct count_ctx){0}, 0, 0), 0);
+}
+
 /* apply and the _async calls are not collective: each rank runs them on its own workers. */
 static void test_apply_and_async_are_local(void **state) {
     (void)state;
@@ -472,6 +503,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_killed_worker_fails_job_on_every_rank),
         cmocka_unit_test(test_ranks_disagreeing_on_n_get_emismatch),
         cmocka_unit_test(test_bad_argument_on_one_rank_fails_everywhere),
+        cmocka_unit_test(test_bad_argument_with_automatic_chunk_and_in_gather_fails_everywhere),
+        cmocka_unit_test(test_a_range_too_long_for_the_counter_is_eoverflow),
         cmocka_unit_test(test_apply_and_async_are_local),
         cmocka_unit_test(test_array_load_whole_and_by_rows),
         cmocka_unit_test(test_not_an_mpi_pool_is_einval),
@@ -480,12 +513,25 @@ int main(int argc, char **argv) {
     snprintf(name, sizeof name, "mpi rank %d of %d", rank, nranks);
     int failed = _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
     shmpool_destroy(early_pool); /* still attached only if its test failed early */
+    int any = failed, all = 0;
+    MPI_Allreduce(&any, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+
+    /* After MPI_Finalize the collective calls say so instead of calling MPI, and destroy ends the
+       local pool only. */
+    int late = 0;
+    late |= shmpool_for(pool, count_range, NULL, 10, 1) != -ESHUTDOWN;
+    late |= shmpool_mpi_owners(pool, NULL, 0) != -ESHUTDOWN;
+    late |= shmpool_mpi_gather(pool, &late, 1, 0, 0) != -ESHUTDOWN;
+    shmpool_array a;
+    late |= shmpool_mpi_array_load(pool, "/nonexistent", &a, NULL) != -ESHUTDOWN;
+    int64_t x = 2, y = 0; /* apply stays local and works */
+    late |= shmpool_apply(pool, twice, NULL, &x, sizeof x, &y, sizeof y) != 0 || y != 4;
+    if (late)
+        fprintf(stderr, "test-mpi: rank %d: calls after MPI_Finalize misbehaved\n", rank);
     shmpool_destroy(pool);
     int me = getpid(), left = shm_segments_of(me) + count_descendants();
     if (left)
         fprintf(stderr, "test-mpi: rank %d left %d segments/processes behind\n", rank, left);
-    int any = failed || left, all = 0;
-    MPI_Allreduce(&any, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    MPI_Finalize();
-    return all ? 1 : 0;
+    return all || late || left ? 1 : 0;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mpi_dist.h"
@@ -16,7 +17,7 @@ struct mpi_dist *shmpool__mpi_of(const shmpool *pool) {
     return d && shmpool__dist_ops(pool) == &mpi_ops ? d : NULL;
 }
 
-static bool mpi_ready(void) {
+bool shmpool__mpi_ready(void) {
     int init = 0, fin = 0;
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
@@ -27,8 +28,28 @@ static void free_dist(struct mpi_dist *d) {
     if (!d)
         return;
     free(d->peers);
+    free(d->summaries);
     free(d->last.blocks);
     free(d);
+}
+
+/* Which processes kill(pid, 0) can see: the same boot of the same kernel and the same pid
+   namespace. Hostnames are not enough (containers sharing the host's name, names cut short). */
+static uint64_t pid_space(void) {
+    uint64_t h = 1469598103934665603u; /* FNV-1a over the boot id, then the namespace inode */
+    char boot[64] = "";
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (!fgets(boot, sizeof boot, f))
+            boot[0] = 0;
+        fclose(f);
+    }
+    struct stat st = {0};
+    stat("/proc/self/ns/pid", &st);
+    for (const char *c = boot; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211u;
+    h = (h ^ (uint64_t)st.st_ino) * 1099511628211u;
+    return h ^ (uint64_t)st.st_dev;
 }
 
 /* Collective; every rank learns whether every rank succeeded (min of the codes). */
@@ -39,8 +60,10 @@ static int agree(MPI_Comm comm, int rc) {
     return all;
 }
 
+int shmpool__mpi_agree(MPI_Comm comm, int rc) { return agree(comm, rc); }
+
 int shmpool_mpi_attach(shmpool *pool, MPI_Comm comm) {
-    if (!pool || comm == MPI_COMM_NULL || !mpi_ready())
+    if (!pool || comm == MPI_COMM_NULL || !shmpool__mpi_ready())
         return -EINVAL;
     struct mpi_dist *d = calloc(1, sizeof *d);
     int rc = d ? 0 : -ENOMEM;
@@ -48,16 +71,20 @@ int shmpool_mpi_attach(shmpool *pool, MPI_Comm comm) {
         rc = -EBUSY;
     /* Every rank takes part in every collective below, whatever its own rc, so none hangs. */
     MPI_Comm dup = MPI_COMM_NULL;
-    if (MPI_Comm_dup(comm, &dup) != MPI_SUCCESS)
+    if (MPI_Comm_dup(comm, &dup) != MPI_SUCCESS) {
+        free(d);
         return -EIO;
+    }
     MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN);
     int rank, size;
     MPI_Comm_rank(dup, &rank);
     MPI_Comm_size(dup, &size);
-    struct peer me = {.pid = (int32_t)getpid(), .workers = shmpool_workers(pool)};
+    struct peer me = {.pid = (int32_t)getpid(), .workers = shmpool_workers(pool),
+                      .pid_space = pid_space()};
     gethostname(me.host, sizeof me.host - 1);
     struct peer *peers = calloc((size_t)size, sizeof *peers);
-    if (!peers && !rc)
+    struct summary *summaries = calloc((size_t)size, sizeof *summaries);
+    if ((!peers || !summaries) && !rc)
         rc = -ENOMEM;
     if ((rc = agree(dup, rc)))
         goto fail;
@@ -69,6 +96,8 @@ int shmpool_mpi_attach(shmpool *pool, MPI_Comm comm) {
     d->rank = rank;
     d->size = size;
     d->peers = peers;
+    d->summaries = summaries;
+    summaries = NULL;
     for (int r = 0; r < size; r++)
         d->total_workers += peers[r].workers;
     d->last.fail_rank = -1;
@@ -81,13 +110,18 @@ int shmpool_mpi_attach(shmpool *pool, MPI_Comm comm) {
         rc = -EIO;
         goto fail;
     }
-    if (rank == 0)
-        *d->counter = 0;
     MPI_Win_set_errhandler(d->win, MPI_ERRORS_RETURN);
-    /* One passive-target epoch for the pool's life: claims are Fetch_and_op + flush. The barrier
-       orders rank 0's initial store before any claim. */
-    rc = MPI_Win_lock_all(MPI_MODE_NOCHECK, d->win) == MPI_SUCCESS ? 0 : -EIO;
-    if ((rc = agree(dup, rc))) {
+    /* One passive-target epoch for the pool's life: claims are Fetch_and_op + flush. Rank 0 zeroes
+       the counter inside it and syncs its public copy; the agreement that follows is the barrier
+       that orders this store before any claim. */
+    int locked = MPI_Win_lock_all(MPI_MODE_NOCHECK, d->win) == MPI_SUCCESS;
+    if (locked && rank == 0) {
+        *d->counter = 0;
+        MPI_Win_sync(d->win);
+    }
+    if ((rc = agree(dup, locked ? 0 : -EIO))) {
+        if (locked)
+            MPI_Win_unlock_all(d->win);
         MPI_Win_free(&d->win);
         goto fail;
     }
@@ -105,6 +139,7 @@ fail:
     if (d)
         d->peers = NULL;
     free(peers);
+    free(summaries);
     free_dist(d);
     return rc;
 }
@@ -112,7 +147,7 @@ fail:
 /* At shmpool_destroy: collective while MPI runs and every peer is there. */
 static void detach(void *state) {
     struct mpi_dist *d = state;
-    if (mpi_ready() && !d->broken) {
+    if (shmpool__mpi_ready() && !d->broken) {
         MPI_Win_unlock_all(d->win);
         MPI_Win_free(&d->win);
         MPI_Comm_free(&d->comm);
@@ -124,7 +159,7 @@ int shmpool_mpi_create(shmpool **pool, MPI_Comm comm, const shmpool_options *opt
     if (!pool)
         return -EINVAL;
     *pool = NULL;
-    if (comm == MPI_COMM_NULL || !mpi_ready())
+    if (comm == MPI_COMM_NULL || !shmpool__mpi_ready())
         return -EINVAL;
     shmpool *p = NULL;
     int rc = shmpool_create(&p, opt);

@@ -59,17 +59,24 @@ static int owners_get(struct mpi_dist *d, struct owners *o) {
     return 0;
 }
 
-static int check_job(struct mpi_dist *d) {
+/* Whether a collective over the last job can start, on every rank alike: local_rc is this rank's
+   verdict on its own arguments, and the lowest over all ranks is everyone's answer (so a rank
+   that alone passed a bad argument does not leave the others waiting). */
+static int check_job(struct mpi_dist *d, int local_rc) {
     if (!d)
-        return -EINVAL;
+        return -EINVAL; /* not an MPI pool: no collective is possible */
     if (d->broken)
         return SHMPOOL_EPEER;
-    return d->last.valid ? 0 : -EINVAL;
+    if (!shmpool__mpi_ready())
+        return -ESHUTDOWN;
+    if (!local_rc && !d->last.valid)
+        local_rc = -EINVAL;
+    return shmpool__mpi_agree(d->comm, local_rc);
 }
 
 long shmpool_mpi_owners(shmpool *pool, int *owner, size_t nchunks) {
     struct mpi_dist *d = shmpool__mpi_of(pool);
-    int rc = check_job(d);
+    int rc = check_job(d, 0);
     if (rc)
         return rc;
     struct owners o;
@@ -104,11 +111,21 @@ static int blocks_type(const struct mpi_dist *d, const struct owners *o, int r, 
         len[b] = (int)(end - first);
         disp[b] = (MPI_Aint)(first * elem);
     }
-    MPI_Datatype el = MPI_DATATYPE_NULL;
-    if (!rc && (MPI_Type_contiguous((int)elem, MPI_BYTE, &el) != MPI_SUCCESS ||
-                MPI_Type_create_hindexed(nb, len, disp, el, type) != MPI_SUCCESS ||
-                MPI_Type_commit(type) != MPI_SUCCESS))
+    MPI_Datatype el = MPI_DATATYPE_NULL, t = MPI_DATATYPE_NULL;
+    if (!rc && MPI_Type_contiguous((int)elem, MPI_BYTE, &el) != MPI_SUCCESS) {
+        el = MPI_DATATYPE_NULL;
         rc = -EIO;
+    }
+    if (!rc && MPI_Type_create_hindexed(nb, len, disp, el, &t) != MPI_SUCCESS) {
+        t = MPI_DATATYPE_NULL;
+        rc = -EIO;
+    }
+    if (!rc && MPI_Type_commit(&t) != MPI_SUCCESS)
+        rc = -EIO;
+    if (rc && t != MPI_DATATYPE_NULL)
+        MPI_Type_free(&t);
+    else if (!rc)
+        *type = t;
     if (el != MPI_DATATYPE_NULL)
         MPI_Type_free(&el);
     free(len);
@@ -116,21 +133,30 @@ static int blocks_type(const struct mpi_dist *d, const struct owners *o, int r, 
     return rc;
 }
 
+static int gather(struct mpi_dist *d, void *buf, size_t elem_size, int per_chunk, int root,
+                  int local_rc);
+
 int shmpool_mpi_gather(shmpool *pool, void *buf, size_t elem_size, int per_chunk, int root) {
-    struct mpi_dist *d = shmpool__mpi_of(pool);
-    int rc = check_job(d);
+    return gather(shmpool__mpi_of(pool), buf, elem_size, per_chunk, root, 0);
+}
+
+static int gather(struct mpi_dist *d, void *buf, size_t elem_size, int per_chunk, int root,
+                  int local_rc) {
+    if (!local_rc && (!buf || elem_size == 0 || elem_size > INT_MAX || root < SHMPOOL_MPI_ALL ||
+                      (d && root >= d->size)))
+        local_rc = -EINVAL;
+    int rc = check_job(d, local_rc);
     if (rc)
         return rc;
-    if (!buf || elem_size == 0 || elem_size > INT_MAX || root < SHMPOOL_MPI_ALL ||
-        root >= d->size)
-        return -EINVAL; /* the same answer on every rank for the same arguments */
     struct owners o;
     if ((rc = owners_get(d, &o)))
         return rc;
     int size = d->size, me = d->rank;
     MPI_Datatype *types = calloc((size_t)size, sizeof *types);
-    MPI_Request *reqs = calloc(2 * (size_t)size, sizeof *reqs);
+    MPI_Request *reqs = malloc(2 * (size_t)size * sizeof *reqs);
     rc = types && reqs ? 0 : -ENOMEM;
+    for (int r = 0; types && r < size; r++)
+        types[r] = MPI_DATATYPE_NULL;
     for (int r = 0; !rc && r < size; r++)
         rc = blocks_type(d, &o, r, elem_size, per_chunk != 0, &types[r]);
     int bad = rc != 0, any_bad = 0;
@@ -143,18 +169,31 @@ int shmpool_mpi_gather(shmpool *pool, void *buf, size_t elem_size, int per_chunk
         for (int r = 0; r < size; r++) {
             if (r == me)
                 continue;
-            if (types[me] != MPI_DATATYPE_NULL && (root < 0 || r == root) &&
-                MPI_Isend(buf, 1, types[me], r, 1, d->comm, &reqs[nreq++]) != MPI_SUCCESS)
-                rc = -EIO;
-            if (types[r] != MPI_DATATYPE_NULL && (root < 0 || me == root) &&
-                MPI_Irecv(buf, 1, types[r], r, 1, d->comm, &reqs[nreq++]) != MPI_SUCCESS)
-                rc = -EIO;
+            if (types[me] != MPI_DATATYPE_NULL && (root < 0 || r == root)) {
+                if (MPI_Isend(buf, 1, types[me], r, 1, d->comm, &reqs[nreq]) == MPI_SUCCESS)
+                    nreq++;
+                else
+                    rc = -EIO;
+            }
+            if (types[r] != MPI_DATATYPE_NULL && (root < 0 || me == root)) {
+                if (MPI_Irecv(buf, 1, types[r], r, 1, d->comm, &reqs[nreq]) == MPI_SUCCESS)
+                    nreq++;
+                else
+                    rc = -EIO;
+            }
         }
-        for (int i = 0; i < nreq; i++) {
+        for (int i = 0; i < nreq && rc != SHMPOOL_EPEER; i++) {
             int w = shmpool__mpi_wait(d, &reqs[i]);
             if (w && !rc)
                 rc = w;
         }
+        /* A peer is gone: nothing will match what is left. Cancel the receives so MPI stops
+           writing into buf (the pool is broken from now on). */
+        for (int i = 0; rc == SHMPOOL_EPEER && i < nreq; i++)
+            if (reqs[i] != MPI_REQUEST_NULL) {
+                MPI_Cancel(&reqs[i]);
+                MPI_Request_free(&reqs[i]);
+            }
     } else if (!rc) {
         rc = -ENOMEM; /* another rank could not build its types: all fail alike */
     }
@@ -168,12 +207,10 @@ int shmpool_mpi_gather(shmpool *pool, void *buf, size_t elem_size, int per_chunk
 }
 
 int shmpool_mpi_sum(shmpool *pool, double *partial, double *sum) {
-    if (!sum)
-        return -EINVAL;
-    int rc = shmpool_mpi_gather(pool, partial, sizeof *partial, 1, SHMPOOL_MPI_ALL);
+    struct mpi_dist *d = shmpool__mpi_of(pool);
+    int rc = gather(d, partial, sizeof *partial, 1, SHMPOOL_MPI_ALL, sum ? 0 : -EINVAL);
     if (rc)
         return rc;
-    struct mpi_dist *d = shmpool__mpi_of(pool);
     double s = 0;
     for (size_t c = 0; c < d->last.nchunks; c++) /* chunk order: the schedule cannot change it */
         s += partial[c];

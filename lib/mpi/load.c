@@ -8,15 +8,19 @@
 int shmpool_mpi_array_load(shmpool *pool, const char *path, shmpool_array *arr,
                            size_t *first_row) {
     struct mpi_dist *d = shmpool__mpi_of(pool);
-    if (!d || !path || !arr)
-        return -EINVAL;
+    if (!d)
+        return -EINVAL; /* not an MPI pool: no collective is possible */
     if (d->broken)
         return SHMPOOL_EPEER;
+    if (!shmpool__mpi_ready())
+        return -ESHUTDOWN;
     int rc;
-    if (!first_row) {
+    if (!path || !arr) {
+        rc = -EINVAL; /* still take part in the agreement below: no rank is left waiting */
+    } else if (!first_row) {
         rc = shmpool_array_load(pool, path, arr);
     } else {
-        shmpool_array head; /* the header alone says how many rows there are */
+        shmpool_array head = {0}; /* the header alone says how many rows there are */
         rc = shmpool_array_stat(path, &head);
         if (!rc && head.ndim == 0)
             rc = -EINVAL;

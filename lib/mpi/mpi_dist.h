@@ -15,10 +15,20 @@
 struct peer {
     int32_t pid;          /* the rank's parent process */
     uint32_t workers;
+    uint64_t pid_space;   /* boot id and pid namespace: equal means kill(pid, 0) can see it */
     char host[HOST_MAX];
 };
 
 /* The record of the last collective job: enough to gather its outputs and name its failure. */
+/* What each rank tells the others when its part of a job is over (run.c). */
+struct summary {
+    uint64_t claimed;   /* added to the counter by this rank in this job */
+    uint64_t fail_item; /* NO_INDEX if none of its items failed */
+    int64_t fail_code;  /* nonzero: its failure (an item's code, or a local error) */
+    uint64_t kind, n, chunk;
+    uint64_t arg_error; /* its failure is a bad argument: its kind/n/chunk do not count */
+};
+
 struct job_record {
     bool valid;
     size_t n, chunk, nchunks;
@@ -35,6 +45,8 @@ struct mpi_dist {
     int rank, size;
     unsigned total_workers;
     struct peer *peers;   /* indexed by rank */
+    struct summary *summaries; /* room for one job summary per rank (run.c), made at attach so
+                                  a job's end never fails for want of memory */
     MPI_Win win;          /* rank 0 holds the chunk counter; passive target, locked for life */
     uint64_t *counter;
     uint64_t base;        /* the counter's value when the current job began */
@@ -51,5 +63,9 @@ void shmpool__mpi_progress(struct mpi_dist *d);
 int shmpool__mpi_wait(struct mpi_dist *d, MPI_Request *req);
 /* The distribution attached to pool, or NULL. */
 struct mpi_dist *shmpool__mpi_of(const shmpool *pool);
+/* True while MPI_Init has run and MPI_Finalize has not. */
+bool shmpool__mpi_ready(void);
+/* Collective: the lowest of every rank's rc (0 if all are 0); -EIO if MPI fails. */
+int shmpool__mpi_agree(MPI_Comm comm, int rc);
 
 #endif

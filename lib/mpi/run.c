@@ -25,14 +25,6 @@
 #define POLL_MAX_NS 1000000    /* the longest slice: bounds a peer's claim latency over TCP */
 #define PEER_CHECK_NS 100000000 /* how often a waiting rank checks its peers on this host */
 
-/* What each rank tells the others when its part of a job is over. */
-struct summary {
-    uint64_t claimed;   /* added to the counter by this rank in this job */
-    uint64_t fail_item; /* NO_INDEX if none of its items failed */
-    int64_t fail_code;  /* nonzero: its failure (an item's code, or a local error) */
-    uint64_t kind, n, chunk;
-};
-
 struct part {
     shmpool_result *r;
     size_t first_item;
@@ -47,6 +39,7 @@ struct run {
     uint64_t ramp;      /* the largest block the next claim may take */
     uint64_t claims;    /* Fetch_and_op round trips this rank made */
     bool exhausted;     /* the counter is past the end: no more claims */
+    bool arg_error;     /* this rank's arguments were refused: it claims nothing */
     struct part inflight[MAX_INFLIGHT];
     unsigned ninflight;
     int fail_code;
@@ -74,12 +67,13 @@ void shmpool__mpi_progress(struct mpi_dist *d) {
     MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, d->comm, &flag, MPI_STATUS_IGNORE);
 }
 
-/* A peer on this host whose process is gone: MPI would wait for it forever (unless the runtime
-   ends the job first, as mpirun does by default). -1 if none. */
+/* A peer whose process is gone, among those this process can see (same kernel boot and pid
+   namespace: attach.c): MPI would wait for it forever (unless the runtime ends the job first, as
+   mpirun does by default). -1 if none. */
 static int dead_peer(const struct mpi_dist *d) {
-    const char *me = d->peers[d->rank].host;
+    uint64_t me = d->peers[d->rank].pid_space;
     for (int r = 0; r < d->size; r++)
-        if (r != d->rank && strcmp(d->peers[r].host, me) == 0 &&
+        if (r != d->rank && d->peers[r].pid_space == me &&
             kill((pid_t)d->peers[r].pid, 0) != 0 && errno == ESRCH)
             return r;
     return -1;
@@ -160,7 +154,7 @@ static int record_block(struct job_record *rec, uint64_t first, uint64_t end) {
    claims rarely and its blocks stay small, a fast one's grow quickly. */
 static uint64_t block_size(struct run *x, uint64_t left) {
     uint64_t w = x->d->peers[x->d->rank].workers, all = x->d->total_workers;
-    uint64_t b = (left * w + 2 * all - 1) / (2 * all);
+    uint64_t b = (uint64_t)(((unsigned __int128)left * w + 2 * all - 1) / (2 * all));
     if (b > x->ramp)
         b = x->ramp;
     if (x->d->max_block && b > x->d->max_block)
@@ -266,34 +260,38 @@ static int conclude(struct run *x) {
                            .fail_code = x->fail_code,
                            .kind = (uint64_t)x->q.kind,
                            .n = x->q.n,
-                           .chunk = x->q.chunk};
-    struct summary *all = malloc((size_t)d->size * sizeof *all);
-    if (!all)
-        return -ENOMEM; /* cannot take part: the others will find this rank missing */
+                           .chunk = x->q.chunk,
+                           .arg_error = x->arg_error};
+    struct summary *all = d->summaries;
     MPI_Request req;
     int rc = MPI_Iallgather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, d->comm,
                             &req) == MPI_SUCCESS ? 0 : -EIO;
     if (!rc)
         rc = shmpool__mpi_wait(d, &req);
     if (rc) {
-        free(all);
+        d->last.code = rc;
+        d->last.fail_rank = -1;
+        d->last.fail_item = NO_INDEX;
         return rc;
     }
     uint64_t total = 0;
     int code = 0, fail_rank = -1;
     uint64_t fail_item = NO_INDEX;
     bool mismatch = false;
+    const struct summary *ref = NULL; /* the first rank whose arguments were valid */
     for (int r = 0; r < d->size; r++) {
         total += all[r].claimed;
-        mismatch |= all[r].kind != all[0].kind || all[r].n != all[0].n ||
-                    all[r].chunk != all[0].chunk;
+        if (!all[r].arg_error) {
+            ref = ref ? ref : &all[r];
+            mismatch |= all[r].kind != ref->kind || all[r].n != ref->n ||
+                        all[r].chunk != ref->chunk;
+        }
         if (all[r].fail_code && (fail_rank < 0 || all[r].fail_item < fail_item)) {
             code = (int)all[r].fail_code;
             fail_item = all[r].fail_item;
             fail_rank = r;
         }
     }
-    free(all);
     d->base += total;
     if (mismatch) {
         code = SHMPOOL_EMISMATCH;
@@ -318,13 +316,23 @@ int shmpool__mpi_run(void *state, shmpool *p, const struct request *q) {
     struct run x = {.d = d, .p = p, .q = *q, .fail_item = NO_INDEX,
                     .ramp = d->peers[d->rank].workers ? d->peers[d->rank].workers : 1};
     int rc = shmpool__request_check(q);
-    if (!rc && x.q.chunk == 0) { /* Python's rule over every worker of every rank */
+    /* The chunk is resolved even when the arguments are refused, so that a bad argument is
+       reported as itself and not as a disagreement on the chunk. */
+    if (x.q.chunk == 0) { /* Python's rule over every worker of every rank */
         size_t parts = 4 * (size_t)d->total_workers;
         x.q.chunk = q->n / parts + (q->n % parts != 0);
     }
-    if (!rc && x.q.chunk > q->n)
+    if (x.q.chunk > q->n)
         x.q.chunk = q->n;
-    x.nchunks = !rc && q->n ? q->n / x.q.chunk + (q->n % x.q.chunk != 0) : 0;
+    x.nchunks = q->n ? q->n / x.q.chunk + (q->n % x.q.chunk != 0) : 0;
+    /* Each rank adds at most nchunks to the counter past the end of a job (its stop claim), and
+       every job starts where the last one's claims left it: bound nchunks so that no job can
+       wrap the 64-bit counter, as the core bounds its own chunk counter. */
+    if (!rc && x.nchunks > ((uint64_t)1 << 62) / ((uint64_t)d->size + 2))
+        rc = -EOVERFLOW;
+    x.arg_error = rc != 0;
+    if (rc)
+        x.nchunks = 0;
     d->last.valid = false;
     d->last.nblocks = 0;
     d->last.n = q->n;
