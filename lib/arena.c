@@ -6,8 +6,8 @@
  *   - A segment's name is derived from its id and a per-pool secret, so readers never copy a
  *     string that could be torn.
  *   - Any process may remove a name once every live process has mapped it (each publishes the
- *     generation it has synced to). `unlinked` holds the id whose name is gone; a CAS to that id
- *     makes sure a name is removed once. */
+ *     generation it has synced to). `unlinked` holds the id whose name is gone, stored only after
+ *     the name was removed, so a process killed in between cannot hide a name from the others. */
 #include "arena.h"
 
 #include <dirent.h>
@@ -210,14 +210,18 @@ static uint64_t seqlock_end(struct control *cb) {
     return atomic_fetch_add_explicit(&cb->seg_gen, 1, memory_order_release) + 1;
 }
 
-/* Remove the name of entry e (holding id) unless somebody already did. */
+/* Remove the name of entry e (holding id) unless it is known to be gone. The mark is set only
+   after shm_unlink: a process killed in between (terminate SIGKILLs workers while they sync)
+   leaves the mark unset and the next caller removes the name. Marking first, as a claim, left the
+   name behind for good: every later caller trusted the mark. Two callers may both unlink; the
+   second gets ENOENT. */
 static void unlink_once(struct control *cb, struct seg_entry *e, uint64_t id) {
-    uint64_t seen = atomic_load_explicit(&e->unlinked, memory_order_acquire);
-    if (seen == id || !atomic_compare_exchange_strong(&e->unlinked, &seen, id))
+    if (atomic_load_explicit(&e->unlinked, memory_order_acquire) == id)
         return;
     char name[SEG_NAME_MAX];
     shmpool__seg_name(cb, id, name, sizeof name);
     shm_unlink(name);
+    atomic_store_explicit(&e->unlinked, id, memory_order_release);
 }
 
 void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
