@@ -355,11 +355,16 @@ static void map_entry(struct control *cb, const struct view_entry *s, bool popul
 }
 
 void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_t *seen) {
+    bool helper = seen == &cb->helper_seg_seen;
     for (;;) {
         uint64_t g = atomic_load_explicit(&cb->seg_gen, memory_order_acquire);
         if (g == v->synced)
             return;
         if (g & 1) {
+            /* A parent killed inside the seqlock leaves it odd for good: the helper must not wait
+               for it but go on to clean up (the workers it kills may wait). */
+            if (helper && getppid() != cb->parent_pid)
+                return;
             shmpool__cpu_relax();
             continue;
         }
@@ -383,7 +388,7 @@ void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_
         }
         for (uint32_t i = 0; i < cb->nsegs; i++) {
             if (v->snap[i].id && v->e[i].id != v->snap[i].id) {
-                map_entry(cb, &v->snap[i], seen != &cb->helper_seg_seen);
+                map_entry(cb, &v->snap[i], !helper);
                 v->e[i] = v->snap[i];
             }
         }
@@ -418,10 +423,9 @@ void shmpool__arena_unlink_ready(struct control *cb, int all) {
         /* Read the entries under the seqlock so that an id is never paired with the generation of
            the entry it replaced. With `all` nobody changes the table any more. */
         uint64_t g = atomic_load_explicit(&cb->seg_gen, memory_order_acquire);
-        if (!all && (g & 1)) {
-            shmpool__cpu_relax();
-            continue;
-        }
+        if (!all && (g & 1))
+            return; /* the parent is changing the table (or died doing so): whoever syncs to
+                       the change comes back here; the helper does within a tick */
         uint32_t hwm = atomic_load_explicit(&cb->seg_hwm, memory_order_acquire);
         size_t n = 0;
         uint32_t i = from;
