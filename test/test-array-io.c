@@ -3,6 +3,7 @@
  * Every test runs twice: once with io_uring (where the kernel allows it; the test says so when it
  * does not) and once forced to pread/pwrite, and checks that the engine it asked for is the one
  * that ran. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -790,6 +791,66 @@ static void test_a_save_that_fails_midway_leaves_no_file_it_created(void **state
     shmpool_destroy(pool);
 }
 
+static int entries_in(const char *path) {
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Over an existing file, the data goes to a temporary file beside it that is renamed over it
+   only at the end: a save that fails midway leaves the file as it was and no temporary file; one
+   that succeeds keeps the file's permission bits, and replaces what a symlink points to. */
+static void test_a_save_that_fails_midway_leaves_an_existing_file_untouched(void **state) {
+    (void)state;
+    shmpool *pool = make_pool();
+    size_t shape[1] = {1 << 17};
+    shmpool_array a, b;
+    make_array(pool, &a, SHMPOOL_F8, 1, shape, 7);
+    const char *path = path_of("kept.npy");
+    static const char previous[] = "the previous contents, which a failed save must not touch";
+    write_file(path, previous, sizeof previous - 1);
+    assert_int_equal(chmod(path, 0640), 0);
+    int entries = entries_in(dir);
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 64 << 10; /* the data write fails with EFBIG after the header went out */
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int rc = shmpool_array_save(pool, path, &a);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(rc, -EFBIG);
+    size_t n;
+    unsigned char *file = read_file(path, &n);
+    assert_int_equal(n, sizeof previous - 1);
+    assert_memory_equal(file, previous, n);
+    free(file);
+    assert_int_equal(entries_in(dir), entries);
+
+    const char *link = path_of("link.npy");
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(shmpool_array_save(pool, link, &a), 0);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(shmpool_array_load(pool, path, &b), 0);
+    assert_same_array(&a, &b);
+    assert_int_equal(entries_in(dir), entries + 1); /* the link, no temporary file */
+    unlink(link);
+    unlink(path);
+    shmpool_array_free(pool, &b);
+    shmpool_array_free(pool, &a);
+    shmpool_destroy(pool);
+}
+
 static void test_the_environment_variable_forces_the_fallback(void **state) {
     (void)state;
     if (!use_uring || !shmpool__io_uring_available())
@@ -864,6 +925,7 @@ static void test_null_arguments_are_invalid_and_free_is_safe_on_empty_arrays(voi
         cmocka_unit_test(test_a_file_larger_than_dev_shm_can_hold_is_no_space),                    \
         cmocka_unit_test(test_save_refuses_inconsistent_arrays_and_reports_the_file_errno),        \
         cmocka_unit_test(test_a_save_that_fails_midway_leaves_no_file_it_created),                 \
+        cmocka_unit_test(test_a_save_that_fails_midway_leaves_an_existing_file_untouched),         \
         cmocka_unit_test(test_the_environment_variable_forces_the_fallback),                       \
         cmocka_unit_test(test_null_arguments_are_invalid_and_free_is_safe_on_empty_arrays)
 
