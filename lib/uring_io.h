@@ -28,7 +28,10 @@ struct shmpool__io {
     bool use_uring;   /* try io_uring first */
     size_t req_bytes; /* bytes per request; 0: SHMPOOL__IO_REQ_BYTES (tests make it small) */
     unsigned depth;   /* requests in flight; 0: SHMPOOL__IO_DEPTH */
+    bool no_fixed;    /* reads: do not register the destination (tests run both ways) */
+    size_t fixed_bytes; /* largest registered buffer; 0: 1 GiB, the kernel's limit (tests: small) */
     bool used_uring;  /* out: io_uring did (or tried, and failed with) the transfer */
+    bool used_fixed;  /* out: ... reading into the destination registered (see uring_io.c) */
 };
 
 /* Read exactly len bytes of fd at off (or SHMPOOL__IO_STREAM) into dst / write len bytes of src.

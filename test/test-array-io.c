@@ -1,8 +1,8 @@
 /* Array files into shared memory (lib/array_io.c) and the engine under it (lib/uring_io.c).
  *
- * Every test runs twice: once with io_uring (where the kernel allows it; the test says so when it
- * does not) and once forced to pread/pwrite, and checks that the engine it asked for is the one
- * that ran. */
+ * Every test runs three times: with io_uring (where the kernel allows it; the test says so when it
+ * does not) reading into registered buffers, with io_uring reading into plain ones, and forced to
+ * pread/pwrite; each checks that the engine it asked for is the one that ran. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +42,7 @@
 #endif
 
 static bool use_uring;   /* the engine of the group now running */
+static bool no_fixed;    /* ... and whether its reads may register their destination */
 static char dir[64];     /* a fresh directory per group */
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -49,8 +50,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
-static int group_setup(bool uring) {
+static int group_setup(bool uring, bool fixed) {
     use_uring = uring;
+    no_fixed = !fixed;
     strcpy(dir, "/tmp/shmpool-array-io-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
@@ -60,11 +62,15 @@ static int group_setup(bool uring) {
 }
 static int setup_uring(void **state) {
     (void)state;
-    return group_setup(true);
+    return group_setup(true, true);
+}
+static int setup_uring_unregistered(void **state) {
+    (void)state;
+    return group_setup(true, false);
 }
 static int setup_plain(void **state) {
     (void)state;
-    return group_setup(false);
+    return group_setup(false, false);
 }
 static int group_teardown(void **state) {
     (void)state;
@@ -80,12 +86,23 @@ static const char *path_of(const char *name) {
 }
 
 static struct shmpool__io engine(size_t req, unsigned depth) {
-    return (struct shmpool__io){.use_uring = use_uring, .req_bytes = req, .depth = depth};
+    return (struct shmpool__io){.use_uring = use_uring, .no_fixed = no_fixed, .req_bytes = req,
+                                .depth = depth};
 }
 
 /* The engine that ran is the one asked for (io_uring only where the kernel has it). */
 static void check_engine(const struct shmpool__io *io) {
     assert_int_equal(io->used_uring, use_uring && shmpool__io_uring_available());
+    if (no_fixed || !use_uring)
+        assert_false(io->used_fixed);
+}
+
+/* Whether a read of len bytes may register its destination: io_uring, and pinning len bytes
+   within RLIMIT_MEMLOCK (root is exempt). */
+static bool may_register(size_t len) {
+    struct rlimit l;
+    return use_uring && !no_fixed && shmpool__io_uring_available() &&
+           (geteuid() == 0 || (getrlimit(RLIMIT_MEMLOCK, &l) == 0 && l.rlim_cur >= len + 8192));
 }
 
 static void fill_pattern(unsigned char *p, size_t n, unsigned seed) {
@@ -166,6 +183,22 @@ static void test_a_read_spanning_many_requests_fills_the_buffer_exactly(void **s
     struct shmpool__io io = engine(10000, 3);
     assert_int_equal(shmpool__io_read(&io, fd, got, 77777, 12345), 0);
     assert_memory_equal(got, want + 12345, 77777);
+    /* registered buffers smaller than the range (1 GiB in real use): requests are cut at their
+       boundaries, odd ones included, and each reads into the right one */
+    static const struct {
+        size_t req, fixed;
+    } cuts[] = {{65536, 100000}, {4096 + 7, 3 * 4096}, {1 << 20, 1 << 18}, {5000, 5000}};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        io = engine(cuts[c].req, 4);
+        io.fixed_bytes = cuts[c].fixed;
+        memset(got, 0xee, n + 64);
+        assert_int_equal(shmpool__io_read(&io, fd, got + 1, n - 1, 1), 0); /* unaligned too */
+        check_engine(&io);
+        assert_int_equal(io.used_fixed, may_register(n));
+        assert_memory_equal(got + 1, want + 1, n - 1);
+        assert_int_equal(got[0], 0xee);
+        assert_int_equal(got[n], 0xee);
+    }
     close(fd);
     free(want);
     free(got);
@@ -934,6 +967,8 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);        /* a FIFO reader that stops early must not kill the writer */
     const struct CMUnitTest tests[] = {ALL_TESTS};
     int failed = cmocka_run_group_tests_name("io_uring", tests, setup_uring, group_teardown);
+    failed += cmocka_run_group_tests_name("io_uring, unregistered buffers", tests,
+                                          setup_uring_unregistered, group_teardown);
     failed += cmocka_run_group_tests_name("pread/pwrite", tests, setup_plain, group_teardown);
     return failed ? 1 : 0;
 }
