@@ -1,6 +1,7 @@
 /* Move a byte range between a file and memory, straight into (or out of) the caller's buffer:
- * io_uring with several large requests in flight where the kernel allows it, pread/pwrite
- * otherwise, with the same results either way.
+ * io_uring with several large requests in flight where the kernel allows it (reads into the
+ * destination registered with the ring, see uring_io.c), pread/pwrite otherwise, with the same
+ * results either way.
  *
  * io_uring is used unless the caller says not to or io_uring_queue_init fails (EPERM under
  * Docker's default seccomp profile or kernel.io_uring_disabled, ENOSYS on old kernels, ENOMEM
