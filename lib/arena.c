@@ -6,8 +6,8 @@
  *   - A segment's name is derived from its id and a per-pool secret, so readers never copy a
  *     string that could be torn.
  *   - Any process may remove a name once every live process has mapped it (each publishes the
- *     generation it has synced to). `unlinked` holds the id whose name is gone; a CAS to that id
- *     makes sure a name is removed once. */
+ *     generation it has synced to). `unlinked` holds the id whose name is gone, stored only after
+ *     the name was removed, so a process killed in between cannot hide a name from the others. */
 #include "arena.h"
 
 #include <dirent.h>
@@ -210,14 +210,18 @@ static uint64_t seqlock_end(struct control *cb) {
     return atomic_fetch_add_explicit(&cb->seg_gen, 1, memory_order_release) + 1;
 }
 
-/* Remove the name of entry e (holding id) unless somebody already did. */
+/* Remove the name of entry e (holding id) unless it is known to be gone. The mark is set only
+   after shm_unlink: a process killed in between (terminate SIGKILLs workers while they sync)
+   leaves the mark unset and the next caller removes the name. Marking first, as a claim, left the
+   name behind for good: every later caller trusted the mark. Two callers may both unlink; the
+   second gets ENOENT. */
 static void unlink_once(struct control *cb, struct seg_entry *e, uint64_t id) {
-    uint64_t seen = atomic_load_explicit(&e->unlinked, memory_order_acquire);
-    if (seen == id || !atomic_compare_exchange_strong(&e->unlinked, &seen, id))
+    if (atomic_load_explicit(&e->unlinked, memory_order_acquire) == id)
         return;
     char name[SEG_NAME_MAX];
     shmpool__seg_name(cb, id, name, sizeof name);
     shm_unlink(name);
+    atomic_store_explicit(&e->unlinked, id, memory_order_release);
 }
 
 void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
@@ -351,11 +355,16 @@ static void map_entry(struct control *cb, const struct view_entry *s, bool popul
 }
 
 void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_t *seen) {
+    bool helper = seen == &cb->helper_seg_seen;
     for (;;) {
         uint64_t g = atomic_load_explicit(&cb->seg_gen, memory_order_acquire);
         if (g == v->synced)
             return;
         if (g & 1) {
+            /* A parent killed inside the seqlock leaves it odd for good: the helper must not wait
+               for it but go on to clean up (the workers it kills may wait). */
+            if (helper && getppid() != cb->parent_pid)
+                return;
             shmpool__cpu_relax();
             continue;
         }
@@ -379,7 +388,7 @@ void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_
         }
         for (uint32_t i = 0; i < cb->nsegs; i++) {
             if (v->snap[i].id && v->e[i].id != v->snap[i].id) {
-                map_entry(cb, &v->snap[i], seen != &cb->helper_seg_seen);
+                map_entry(cb, &v->snap[i], !helper);
                 v->e[i] = v->snap[i];
             }
         }
@@ -414,10 +423,9 @@ void shmpool__arena_unlink_ready(struct control *cb, int all) {
         /* Read the entries under the seqlock so that an id is never paired with the generation of
            the entry it replaced. With `all` nobody changes the table any more. */
         uint64_t g = atomic_load_explicit(&cb->seg_gen, memory_order_acquire);
-        if (!all && (g & 1)) {
-            shmpool__cpu_relax();
-            continue;
-        }
+        if (!all && (g & 1))
+            return; /* the parent is changing the table (or died doing so): whoever syncs to
+                       the change comes back here; the helper does within a tick */
         uint32_t hwm = atomic_load_explicit(&cb->seg_hwm, memory_order_acquire);
         size_t n = 0;
         uint32_t i = from;

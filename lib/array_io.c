@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -340,6 +341,52 @@ static int check_array(const shmpool_array *arr) {
     return 0;
 }
 
+/* header, then data, at offset 0 of fd (or as a stream); closes fd. */
+static int write_npy(shmpool *pool, int fd, const char *header, size_t hlen,
+                     const shmpool_array *arr) {
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+    } else {
+        bool regular = S_ISREG(st.st_mode);
+        struct shmpool__io plain = {.use_uring = false}, io = io_for(pool);
+        rc = shmpool__io_write(&plain, fd, header, hlen, at(regular, 0));
+        if (rc == 0)
+            rc = shmpool__io_write(&io, fd, arr->data, arr->nbytes, at(regular, hlen));
+    }
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno; /* e.g. a delayed write error on NFS */
+    return rc;
+}
+
+/* A new file beside `target`, "<dir>/.<name>.<random hex>", created with `mode` less the umask. */
+static int create_temp(const char *target, mode_t mode, char **tmp) {
+    const char *name = strrchr(target, '/');
+    name = name ? name + 1 : target;
+    size_t len = strlen(target) + 20;
+    char *t = malloc(len);
+    if (!t)
+        return -ENOMEM;
+    for (unsigned tries = 0; tries < 16; tries++) {
+        uint64_t r;
+        if (getentropy(&r, sizeof r))
+            r = (uint64_t)getpid() << 32 ^ tries;
+        snprintf(t, len, "%.*s.%s.%016llx", (int)(name - target), target, name,
+                 (unsigned long long)r);
+        int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd >= 0) {
+            *tmp = t;
+            return fd;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    int rc = -errno;
+    free(t);
+    return rc;
+}
+
 int shmpool_array_save(shmpool *pool, const char *path, const shmpool_array *arr) {
     if (!path || !arr)
         return -EINVAL;
@@ -352,29 +399,37 @@ int shmpool_array_save(shmpool *pool, const char *path, const shmpool_array *arr
     if (rc)
         return rc;
 
-    /* Remember whether the file is ours, so a failed save does not leave a half file behind. */
-    bool created = true;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno == EEXIST) {
-        created = false;
-        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-    }
-    if (fd < 0)
-        return -errno;
+    /* A FIFO, a device, a directory: written in place (or refused) as open(2) decides. */
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        rc = -errno;
-    } else {
-        bool regular = S_ISREG(st.st_mode);
-        struct shmpool__io plain = {.use_uring = false}, io = io_for(pool);
-        rc = shmpool__io_write(&plain, fd, header, hlen, at(regular, 0));
-        if (rc == 0)
-            rc = shmpool__io_write(&io, fd, arr->data, arr->nbytes, at(regular, hlen));
+    bool exists = stat(path, &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        return fd < 0 ? -errno : write_npy(pool, fd, header, hlen, arr);
     }
-    if (close(fd) < 0 && rc == 0)
-        rc = -errno; /* e.g. a delayed write error on NFS */
-    if (rc && created)
-        (void)unlink(path);
+    /* A regular file, or none: write a temporary file beside it and rename it over the target
+       at the end, so a failed save leaves an existing file as it was. Through a symlink, the file
+       it points to is replaced. */
+    char *target = exists ? realpath(path, NULL) : strdup(path);
+    if (!target)
+        return -errno;
+    char *tmp = NULL;
+    int fd = create_temp(target, exists ? 0600 : 0666, &tmp);
+    if (fd < 0) {
+        free(target);
+        return fd;
+    }
+    if (exists) { /* keep its permissions, and its owner where we may */
+        (void)fchmod(fd, st.st_mode & 07777);
+        if (st.st_uid != geteuid() || st.st_gid != getegid())
+            (void)fchown(fd, st.st_uid, st.st_gid);
+    }
+    rc = write_npy(pool, fd, header, hlen, arr);
+    if (rc == 0 && rename(tmp, target) < 0)
+        rc = -errno;
+    if (rc)
+        (void)unlink(tmp);
+    free(tmp);
+    free(target);
     return rc;
 }
 

@@ -8,7 +8,11 @@
  * parent, H its fork helper. While either lives, the pool may still use the segment or its helper
  * is about to remove it, so `clean` leaves it alone. Only when both are gone (no such process, or
  * a zombie) is nobody left to remove it: those, and only those, are removed. A pid reused by an
- * unrelated process keeps a dead pool's segment: the tool errs on the side of keeping. */
+ * unrelated process keeps a dead pool's segment: the tool errs on the side of keeping.
+ *
+ * SHMPOOL_SHM_DIR names another directory for `info` and `clean` to look at (the library itself
+ * always uses /dev/shm): tests clean a directory of their own, and leave the real one, with the
+ * leaks CI looks for, alone. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -20,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -28,7 +31,11 @@
 
 #include "shmpool.h"
 
-#define SHM_DIR "/dev/shm"
+/* The directory `info` and `clean` look at: /dev/shm unless SHMPOOL_SHM_DIR says otherwise. */
+static const char *shm_dir(void) {
+    const char *d = getenv("SHMPOOL_SHM_DIR");
+    return d && *d ? d : "/dev/shm";
+}
 
 static void usage(FILE *f) {
     fprintf(f, "usage: shmpool <command> [options]\n"
@@ -39,7 +46,11 @@ static void usage(FILE *f) {
                "  clean [--dry-run]  remove /dev/shm segments (shmpool.<parent>.<helper>.<hex>) of\n"
                "                     pools whose parent and helper are both gone; with --dry-run,\n"
                "                     only list them\n"
-               "  --help             this text\n");
+               "  --help             this text\n"
+               "\n"
+               "environment:\n"
+               "  SHMPOOL_SHM_DIR    the directory info and clean look at instead of /dev/shm\n"
+               "                     (for tests; the library always uses /dev/shm)\n");
 }
 
 /* ---- info ---------------------------------------------------------------------------------- */
@@ -73,14 +84,14 @@ static void info_cpus(void) {
 
 static void info_shm(void) {
     struct statvfs s;
-    if (statvfs(SHM_DIR, &s) != 0) {
-        printf("/dev/shm: unavailable (%s): shmpool_alloc cannot work here\n", strerror(errno));
+    if (statvfs(shm_dir(), &s) != 0) {
+        printf("%s: unavailable (%s): shmpool_alloc cannot work here\n", shm_dir(), strerror(errno));
         return;
     }
     char size[32], avail[32];
     human(size, sizeof size, (double)s.f_blocks * (double)s.f_frsize);
     human(avail, sizeof avail, (double)s.f_bavail * (double)s.f_frsize);
-    printf("/dev/shm: size %s, free %s\n", size, avail);
+    printf("%s: size %s, free %s\n", shm_dir(), size, avail);
 }
 
 static void info_hugepages(void) {
@@ -184,9 +195,10 @@ static bool alive(pid_t pid) {
 }
 
 static int cmd_clean(bool dry_run) {
-    DIR *d = opendir(SHM_DIR);
+    const char *dir = shm_dir();
+    DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "shmpool clean: %s: %s\n", SHM_DIR, strerror(errno));
+        fprintf(stderr, "shmpool clean: %s: %s\n", dir, strerror(errno));
         return 1;
     }
     unsigned found = 0, removed = 0, kept = 0, failed = 0;
@@ -200,18 +212,17 @@ static int cmd_clean(bool dry_run) {
             kept++;
             continue;
         }
-        char name[sizeof e->d_name + 2];
-        snprintf(name, sizeof name, "/%s", e->d_name);
+        /* unlinkat, not shm_unlink: that is unlink("/dev/shm/" name), whatever dir is */
         if (dry_run) {
-            printf("would remove %s/%s (parent %d and helper %d are gone)\n", SHM_DIR, e->d_name,
+            printf("would remove %s/%s (parent %d and helper %d are gone)\n", dir, e->d_name,
                    (int)parent, (int)helper);
             removed++;
-        } else if (shm_unlink(name) == 0 || errno == ENOENT) {
-            printf("removed %s/%s (parent %d and helper %d are gone)\n", SHM_DIR, e->d_name,
+        } else if (unlinkat(dirfd(d), e->d_name, 0) == 0 || errno == ENOENT) {
+            printf("removed %s/%s (parent %d and helper %d are gone)\n", dir, e->d_name,
                    (int)parent, (int)helper);
             removed++;
         } else {
-            fprintf(stderr, "shmpool clean: cannot remove %s/%s: %s\n", SHM_DIR, e->d_name,
+            fprintf(stderr, "shmpool clean: cannot remove %s/%s: %s\n", dir, e->d_name,
                     strerror(errno));
             failed++;
         }

@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* One read(2)/write(2) moves at most 0x7ffff000 bytes on Linux; stay well under it. */
@@ -57,6 +59,7 @@ struct slot {
     unsigned char *buf;
     size_t len;
     uint64_t off;
+    int fixed; /* index of the registered buffer it lies in, -1: none */
 };
 
 #define DEPTH_MAX 64u
@@ -98,13 +101,39 @@ static void prep(struct io_uring_sqe *sqe, int fd, struct slot *s, unsigned idx,
     uint64_t off = stream ? (uint64_t)-1 : s->off;
     if (writing)
         io_uring_prep_write(sqe, fd, s->buf, (unsigned)s->len, off);
+    else if (s->fixed >= 0)
+        io_uring_prep_read_fixed(sqe, fd, s->buf, (unsigned)s->len, off, s->fixed);
     else
         io_uring_prep_read(sqe, fd, s->buf, (unsigned)s->len, off);
     io_uring_sqe_set_data64(sqe, idx);
 }
 
+/* Reads go into registered ("fixed") buffers where the kernel lets us pin the destination: it then
+   copies into the pages through its own mapping of them instead of through our addresses. On the
+   VMs we measured, the kernel's first access to each freshly mapped page of ours cost ~10 us (as a
+   page fault does), which held a 320 MB load from a warm page cache to ~0.4 GB/s, with read() as
+   with io_uring, in one thread or several; registered, the same load ran ~4x faster. Pinning
+   counts against RLIMIT_MEMLOCK without CAP_IPC_LOCK: when it is refused, plain reads run. */
+#define FIXED_MAX ((size_t)1 << 30) /* the kernel's limit for one registered buffer */
+
+static bool register_dst(struct io_uring *ring, unsigned char *buf, size_t len, size_t max) {
+    size_t n = (len - 1) / max + 1;
+    if (n > 1024) /* the kernel takes up to 16K; past a TiB (or tiny test buffers), do without */
+        return false;
+    struct iovec *v = malloc(n * sizeof *v);
+    if (!v)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct iovec){buf + i * max, i + 1 < n ? max : len - i * max};
+    bool ok = io_uring_register_buffers(ring, v, (unsigned)n) == 0;
+    free(v);
+    return ok;
+}
+
 static int uring_transfer(struct io_uring *ring, int fd, unsigned char *buf, size_t len,
-                          uint64_t off, bool writing, bool stream, size_t req, unsigned depth) {
+                          uint64_t off, bool writing, bool stream, size_t req, unsigned depth,
+                          size_t fixed_max, bool *fixed) {
+    *fixed = *fixed && !writing && register_dst(ring, buf, len, fixed_max);
     struct slot slots[DEPTH_MAX];
     unsigned free_idx[DEPTH_MAX], nfree = depth;
     for (unsigned i = 0; i < depth; i++)
@@ -125,6 +154,12 @@ static int uring_transfer(struct io_uring *ring, int fd, unsigned char *buf, siz
             s->buf = buf + next;
             s->len = len - next < req ? len - next : req;
             s->off = off + next;
+            s->fixed = -1;
+            if (*fixed) { /* a request lies inside one registered buffer */
+                size_t room = fixed_max - next % fixed_max;
+                s->len = s->len < room ? s->len : room;
+                s->fixed = (int)(next / fixed_max);
+            }
             next += s->len;
             prep(sqe, fd, s, i, writing, stream);
             pending++;
@@ -194,6 +229,8 @@ static int uring_transfer(struct io_uring *ring, int fd, unsigned char *buf, siz
         }
         free_idx[nfree++] = i;
     }
+    if (*fixed) /* nothing in flight: unpin now rather than in the ring's deferred teardown */
+        io_uring_unregister_buffers(ring);
     return err;
 }
 
@@ -201,7 +238,7 @@ static int transfer(struct shmpool__io *io, int fd, unsigned char *buf, size_t l
                     bool writing) {
     bool stream = off == SHMPOOL__IO_STREAM;
     if (io)
-        io->used_uring = false;
+        io->used_uring = io->used_fixed = false;
     if (fd < 0 || (!buf && len))
         return -EINVAL;
     if (len == 0)
@@ -227,7 +264,14 @@ static int transfer(struct shmpool__io *io, int fd, unsigned char *buf, size_t l
             if (io)
                 io->used_uring = true;
             atomic_fetch_add(&uring_transfers, 1);
-            int rc = uring_transfer(&ring, fd, buf, len, off, writing, stream, req, depth);
+            bool fixed = !io || !io->no_fixed;
+            size_t fixed_max = io && io->fixed_bytes && io->fixed_bytes < FIXED_MAX
+                                   ? io->fixed_bytes
+                                   : FIXED_MAX;
+            int rc = uring_transfer(&ring, fd, buf, len, off, writing, stream, req, depth,
+                                    fixed_max, &fixed);
+            if (io)
+                io->used_fixed = fixed;
             io_uring_queue_exit(&ring);
             return rc;
         }

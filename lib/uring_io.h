@@ -1,6 +1,7 @@
 /* Move a byte range between a file and memory, straight into (or out of) the caller's buffer:
- * io_uring with several large requests in flight where the kernel allows it, pread/pwrite
- * otherwise, with the same results either way.
+ * io_uring with several large requests in flight where the kernel allows it (reads into the
+ * destination registered with the ring, see uring_io.c), pread/pwrite otherwise, with the same
+ * results either way.
  *
  * io_uring is used unless the caller says not to or io_uring_queue_init fails (EPERM under
  * Docker's default seccomp profile or kernel.io_uring_disabled, ENOSYS on old kernels, ENOMEM
@@ -28,7 +29,10 @@ struct shmpool__io {
     bool use_uring;   /* try io_uring first */
     size_t req_bytes; /* bytes per request; 0: SHMPOOL__IO_REQ_BYTES (tests make it small) */
     unsigned depth;   /* requests in flight; 0: SHMPOOL__IO_DEPTH */
+    bool no_fixed;    /* reads: do not register the destination (tests run both ways) */
+    size_t fixed_bytes; /* largest registered buffer; 0: 1 GiB, the kernel's limit (tests: small) */
     bool used_uring;  /* out: io_uring did (or tried, and failed with) the transfer */
+    bool used_fixed;  /* out: ... reading into the destination registered (see uring_io.c) */
 };
 
 /* Read exactly len bytes of fd at off (or SHMPOOL__IO_STREAM) into dst / write len bytes of src.

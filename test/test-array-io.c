@@ -1,8 +1,9 @@
 /* Array files into shared memory (lib/array_io.c) and the engine under it (lib/uring_io.c).
  *
- * Every test runs twice: once with io_uring (where the kernel allows it; the test says so when it
- * does not) and once forced to pread/pwrite, and checks that the engine it asked for is the one
- * that ran. */
+ * Every test runs three times: with io_uring (where the kernel allows it; the test says so when it
+ * does not) reading into registered buffers, with io_uring reading into plain ones, and forced to
+ * pread/pwrite; each checks that the engine it asked for is the one that ran. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -41,6 +42,7 @@
 #endif
 
 static bool use_uring;   /* the engine of the group now running */
+static bool no_fixed;    /* ... and whether its reads may register their destination */
 static char dir[64];     /* a fresh directory per group */
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -48,8 +50,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
-static int group_setup(bool uring) {
+static int group_setup(bool uring, bool fixed) {
     use_uring = uring;
+    no_fixed = !fixed;
     strcpy(dir, "/tmp/shmpool-array-io-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
@@ -59,11 +62,15 @@ static int group_setup(bool uring) {
 }
 static int setup_uring(void **state) {
     (void)state;
-    return group_setup(true);
+    return group_setup(true, true);
+}
+static int setup_uring_unregistered(void **state) {
+    (void)state;
+    return group_setup(true, false);
 }
 static int setup_plain(void **state) {
     (void)state;
-    return group_setup(false);
+    return group_setup(false, false);
 }
 static int group_teardown(void **state) {
     (void)state;
@@ -79,12 +86,23 @@ static const char *path_of(const char *name) {
 }
 
 static struct shmpool__io engine(size_t req, unsigned depth) {
-    return (struct shmpool__io){.use_uring = use_uring, .req_bytes = req, .depth = depth};
+    return (struct shmpool__io){.use_uring = use_uring, .no_fixed = no_fixed, .req_bytes = req,
+                                .depth = depth};
 }
 
 /* The engine that ran is the one asked for (io_uring only where the kernel has it). */
 static void check_engine(const struct shmpool__io *io) {
     assert_int_equal(io->used_uring, use_uring && shmpool__io_uring_available());
+    if (no_fixed || !use_uring)
+        assert_false(io->used_fixed);
+}
+
+/* Whether a read of len bytes may register its destination: io_uring, and pinning len bytes
+   within RLIMIT_MEMLOCK (root is exempt). */
+static bool may_register(size_t len) {
+    struct rlimit l;
+    return use_uring && !no_fixed && shmpool__io_uring_available() &&
+           (geteuid() == 0 || (getrlimit(RLIMIT_MEMLOCK, &l) == 0 && l.rlim_cur >= len + 8192));
 }
 
 static void fill_pattern(unsigned char *p, size_t n, unsigned seed) {
@@ -165,6 +183,22 @@ static void test_a_read_spanning_many_requests_fills_the_buffer_exactly(void **s
     struct shmpool__io io = engine(10000, 3);
     assert_int_equal(shmpool__io_read(&io, fd, got, 77777, 12345), 0);
     assert_memory_equal(got, want + 12345, 77777);
+    /* registered buffers smaller than the range (1 GiB in real use): requests are cut at their
+       boundaries, odd ones included, and each reads into the right one */
+    static const struct {
+        size_t req, fixed;
+    } cuts[] = {{65536, 100000}, {4096 + 7, 3 * 4096}, {1 << 20, 1 << 18}, {5000, 5000}};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        io = engine(cuts[c].req, 4);
+        io.fixed_bytes = cuts[c].fixed;
+        memset(got, 0xee, n + 64);
+        assert_int_equal(shmpool__io_read(&io, fd, got + 1, n - 1, 1), 0); /* unaligned too */
+        check_engine(&io);
+        assert_int_equal(io.used_fixed, may_register(n));
+        assert_memory_equal(got + 1, want + 1, n - 1);
+        assert_int_equal(got[0], 0xee);
+        assert_int_equal(got[n], 0xee);
+    }
     close(fd);
     free(want);
     free(got);
@@ -790,6 +824,66 @@ static void test_a_save_that_fails_midway_leaves_no_file_it_created(void **state
     shmpool_destroy(pool);
 }
 
+static int entries_in(const char *path) {
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Over an existing file, the data goes to a temporary file beside it that is renamed over it
+   only at the end: a save that fails midway leaves the file as it was and no temporary file; one
+   that succeeds keeps the file's permission bits, and replaces what a symlink points to. */
+static void test_a_save_that_fails_midway_leaves_an_existing_file_untouched(void **state) {
+    (void)state;
+    shmpool *pool = make_pool();
+    size_t shape[1] = {1 << 17};
+    shmpool_array a, b;
+    make_array(pool, &a, SHMPOOL_F8, 1, shape, 7);
+    const char *path = path_of("kept.npy");
+    static const char previous[] = "the previous contents, which a failed save must not touch";
+    write_file(path, previous, sizeof previous - 1);
+    assert_int_equal(chmod(path, 0640), 0);
+    int entries = entries_in(dir);
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 64 << 10; /* the data write fails with EFBIG after the header went out */
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int rc = shmpool_array_save(pool, path, &a);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(rc, -EFBIG);
+    size_t n;
+    unsigned char *file = read_file(path, &n);
+    assert_int_equal(n, sizeof previous - 1);
+    assert_memory_equal(file, previous, n);
+    free(file);
+    assert_int_equal(entries_in(dir), entries);
+
+    const char *link = path_of("link.npy");
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(shmpool_array_save(pool, link, &a), 0);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(shmpool_array_load(pool, path, &b), 0);
+    assert_same_array(&a, &b);
+    assert_int_equal(entries_in(dir), entries + 1); /* the link, no temporary file */
+    unlink(link);
+    unlink(path);
+    shmpool_array_free(pool, &b);
+    shmpool_array_free(pool, &a);
+    shmpool_destroy(pool);
+}
+
 static void test_the_environment_variable_forces_the_fallback(void **state) {
     (void)state;
     if (!use_uring || !shmpool__io_uring_available())
@@ -929,6 +1023,7 @@ static void test_rows_load_a_slice_and_stat_reads_only_the_header(void **state) 
         cmocka_unit_test(test_a_file_larger_than_dev_shm_can_hold_is_no_space),                    \
         cmocka_unit_test(test_save_refuses_inconsistent_arrays_and_reports_the_file_errno),        \
         cmocka_unit_test(test_a_save_that_fails_midway_leaves_no_file_it_created),                 \
+        cmocka_unit_test(test_a_save_that_fails_midway_leaves_an_existing_file_untouched),         \
         cmocka_unit_test(test_the_environment_variable_forces_the_fallback),                       \
         cmocka_unit_test(test_rows_load_a_slice_and_stat_reads_only_the_header),                   \
         cmocka_unit_test(test_null_arguments_are_invalid_and_free_is_safe_on_empty_arrays)
@@ -938,6 +1033,8 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);        /* a FIFO reader that stops early must not kill the writer */
     const struct CMUnitTest tests[] = {ALL_TESTS};
     int failed = cmocka_run_group_tests_name("io_uring", tests, setup_uring, group_teardown);
+    failed += cmocka_run_group_tests_name("io_uring, unregistered buffers", tests,
+                                          setup_uring_unregistered, group_teardown);
     failed += cmocka_run_group_tests_name("pread/pwrite", tests, setup_plain, group_teardown);
     return failed ? 1 : 0;
 }

@@ -1,6 +1,10 @@
 /* The `shmpool` tool: `clean` removes the segments of pools whose parent and helper are both gone,
    and only those (--dry-run lists them and removes nothing); `info` reports /dev/shm; bad usage
-   exits 2. The tool's path comes from CMake (SHMPOOL_CLI_PATH). */
+   exits 2. The tool's path comes from CMake (SHMPOOL_CLI_PATH).
+
+   The fake segments live in a temporary directory of this test, which the tool is pointed at with
+   SHMPOOL_SHM_DIR: a real `clean` of /dev/shm would also remove what other tests leaked, and hide
+   it from the check CI makes after each step. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,19 +37,25 @@ static pid_t dead_pid(void) {
     return pid;
 }
 
+static char dir[64]; /* this test's stand-in for /dev/shm */
+
 struct fake {
     char name[96];  /* "/shmpool.P.H.hex" */
-    char path[112]; /* "/dev/shm/shmpool.P.H.hex" */
+    char path[160]; /* dir + name */
 };
+
+static void make_file(const char *path) {
+    int fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 4096), 0);
+    close(fd);
+}
 
 static void make_fake(struct fake *f, pid_t parent, pid_t helper, unsigned tag) {
     snprintf(f->name, sizeof f->name, "/shmpool.%d.%d.%016llx", (int)parent, (int)helper,
              0xc1ea000000000000ull | ((unsigned long long)getpid() << 8) | tag);
-    snprintf(f->path, sizeof f->path, "/dev/shm%s", f->name);
-    int fd = shm_open(f->name, O_CREAT | O_EXCL | O_RDWR, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, 4096), 0);
-    close(fd);
+    snprintf(f->path, sizeof f->path, "%s%s", dir, f->name);
+    make_file(f->path);
 }
 
 static int exists(const struct fake *f) { return access(f->path, F_OK) == 0; }
@@ -91,9 +100,9 @@ static void test_clean_removes_only_segments_whose_parent_and_helper_are_gone(vo
     assert_int_equal(run_tool("clean", out, sizeof out, 0), 0);
     assert_null(strstr(out, orphan.name + 1));
 
-    shm_unlink(mine.name);
-    shm_unlink(parent_alive.name);
-    shm_unlink(helper_alive.name);
+    unlink(mine.path);
+    unlink(parent_alive.path);
+    unlink(helper_alive.path);
 }
 
 static void test_clean_counts_a_zombie_as_gone(void **state) {
@@ -118,24 +127,24 @@ static void test_clean_counts_a_zombie_as_gone(void **state) {
 static void test_clean_ignores_names_that_are_not_segment_names(void **state) {
     (void)state;
     pid_t dead = dead_pid();
-    char name[96], path[112];
+    char path[160];
     /* looks close, but the hex part is not hex: not a name the library makes */
-    snprintf(name, sizeof name, "/shmpool.%d.%d.not-hex-%d", (int)dead, (int)dead, (int)getpid());
-    snprintf(path, sizeof path, "/dev/shm%s", name);
-    int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-    assert_true(fd >= 0);
-    close(fd);
+    snprintf(path, sizeof path, "%s/shmpool.%d.%d.not-hex-%d", dir, (int)dead, (int)dead,
+             (int)getpid());
+    make_file(path);
     static char out[1 << 16];
     assert_int_equal(run_tool("clean", out, sizeof out, 0), 0);
     assert_int_equal(access(path, F_OK), 0);
-    shm_unlink(name);
+    unlink(path);
 }
 
-static void test_info_exits_0_and_reports_dev_shm(void **state) {
+static void test_info_exits_0_and_reports_its_directory(void **state) {
     (void)state;
     static char out[1 << 16];
     assert_int_equal(run_tool("info", out, sizeof out, 0), 0);
-    assert_non_null(strstr(out, "\n/dev/shm: "));
+    char line[80];
+    snprintf(line, sizeof line, "\n%s: size ", dir); /* the directory it was pointed at */
+    assert_non_null(strstr(out, line));
     assert_non_null(strstr(out, "cpus: logical "));
     assert_non_null(strstr(out, "io_uring: "));
 }
@@ -149,20 +158,48 @@ static void test_unknown_command_or_option_prints_usage_and_exits_2(void **state
     assert_int_equal(run_tool("", out, sizeof out, 1), 2);
     assert_int_equal(run_tool("--help", out, sizeof out, 0), 0);
     assert_non_null(strstr(out, "usage: shmpool"));
+    assert_non_null(strstr(out, "SHMPOOL_SHM_DIR"));
+}
+
+/* A segment of a dead pool in the real /dev/shm stays: the tool looks only at its directory. */
+static void test_clean_leaves_dev_shm_alone_when_pointed_elsewhere(void **state) {
+    (void)state;
+    pid_t dead1 = dead_pid(), dead2 = dead_pid();
+    char name[96], path[112];
+    snprintf(name, sizeof name, "/shmpool.%d.%d.%016llx", (int)dead1, (int)dead2,
+             0xd0d0000000000000ull | ((unsigned long long)getpid() << 8));
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    make_file(path);
+    static char out[1 << 16];
+    assert_int_equal(run_tool("clean", out, sizeof out, 0), 0);
+    int kept = access(path, F_OK) == 0;
+    unlink(path);
+    assert_true(kept);
+    assert_null(strstr(out, name + 1));
 }
 
 int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/shmpool-test-cli.XXXXXX");
+    if (!mkdtemp(dir) || setenv("SHMPOOL_SHM_DIR", dir, 1)) {
+        perror("test-cli: a temporary directory");
+        return 1;
+    }
     struct resources before;
     resources_snapshot(&before);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_removes_only_segments_whose_parent_and_helper_are_gone),
         cmocka_unit_test(test_clean_counts_a_zombie_as_gone),
         cmocka_unit_test(test_clean_ignores_names_that_are_not_segment_names),
-        cmocka_unit_test(test_info_exits_0_and_reports_dev_shm),
+        cmocka_unit_test(test_clean_leaves_dev_shm_alone_when_pointed_elsewhere),
+        cmocka_unit_test(test_info_exits_0_and_reports_its_directory),
         cmocka_unit_test(test_unknown_command_or_option_prints_usage_and_exits_2),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!failed && !resources_same(&before))
         failed = 1;
+    if (rmdir(dir) != 0) { /* a test that failed half-way left its fakes: say so */
+        perror(dir);
+        failed = 1;
+    }
     return failed;
 }

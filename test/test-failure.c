@@ -1,6 +1,7 @@
 /* Failures: a worker that dies (signal in a task, _exit, SIGKILL from outside) fails only its job,
    with a code naming the signal and the item, quickly, and the pool goes on; retries; task time
-   limits; cancel; a parent killed with SIGKILL takes its workers and segments with it. */
+   limits; cancel; a parent killed with SIGKILL takes its workers and segments with it, and so
+   does a pool whose worker was killed while it removed a segment's name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,8 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "helpers.h"
+#include "pool.h"
 #include "shmpool.h"
+#include "worker.h"
 
 static uint64_t now_ms(void) {
     struct timespec ts;
@@ -292,6 +296,7 @@ static void test_a_task_past_its_time_limit_is_killed_and_fails_with_etime(void 
 struct pids {
     _Atomic int ready;
     pid_t parent;
+    pid_t helper;
     pid_t workers[2];
 };
 
@@ -352,6 +357,85 @@ static void test_a_parent_that_exits_without_destroy_leaves_nothing(void **state
     assert_int_equal(shm_segments_of(child), 0);
 }
 
+/* The parent is killed inside the segment table's seqlock (between seqlock_begin and _end of an
+   alloc or free): the table stays odd for good. The helper used to spin on it forever, with its
+   workers, and never removed the segments. */
+static void test_a_parent_killed_while_changing_the_segment_table_leaves_nothing(void **state) {
+    (void)state;
+    struct pids *pp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(pp != MAP_FAILED);
+    pid_t child = fork();
+    if (child == 0) {
+        shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
+        shmpool *p;
+        if (shmpool_create(&p, &o))
+            _exit(1);
+        int in[2] = {0};
+        shmpool_map(p, report_pid, NULL, in, sizeof in[0], pp->workers, sizeof pp->workers[0], 2, 1);
+        pp->helper = p->helper_pid;
+        shmpool_alloc(p, 1 << 20);
+        atomic_fetch_add(&p->cb->seg_gen, 1); /* what seqlock_begin does; _end never comes */
+        shmpool__wake_workers(p->cb, WAKE_ALL);
+        shmpool__helper_kick(p->cb);
+        sleep_ms(20); /* let them find it odd */
+        atomic_store(&pp->ready, 1);
+        kill(getpid(), SIGKILL);
+    }
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_int_equal(atomic_load(&pp->ready), 1);
+    pid_t helper = pp->helper;
+    uint64_t t0 = now_ms();
+    while ((!process_gone(helper) || !process_gone(pp->workers[0]) ||
+            !process_gone(pp->workers[1]) || shm_segments_of(child)) && now_ms() - t0 < 2000)
+        sleep_ms(5);
+    int all_gone = process_gone(helper) && process_gone(pp->workers[0]) &&
+                   process_gone(pp->workers[1]);
+    int left = shm_segments_of(child);
+    if (!all_gone) { /* do not leave them spinning */
+        kill(helper, SIGKILL);
+        kill(pp->workers[0], SIGKILL);
+        kill(pp->workers[1], SIGKILL);
+    }
+    munmap(pp, 4096);
+    assert_true(all_gone);
+    assert_int_equal(left, 0);
+}
+
+/* shm_unlink, interposed for this whole binary (the library is linked in statically): while
+   `trap` is armed, the first process other than the test that removes a segment name is killed
+   just before it does, as terminate's SIGKILL (or the OOM killer) may kill a syncing worker. */
+static _Atomic int *trap;
+static pid_t test_pid;
+
+int shm_unlink(const char *name) {
+    if (trap && getpid() != test_pid && atomic_exchange(trap, 0))
+        kill(getpid(), SIGKILL);
+    char path[512];
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    return unlink(path);
+}
+
+/* The fuzz step once left a 4 KiB segment behind: a worker had marked the name as removed, then
+   was killed by terminate before removing it, and every later sweep trusted the mark. */
+static void test_a_process_killed_while_removing_a_name_leaves_no_segment(void **state) {
+    (void)state;
+    test_pid = getpid();
+    trap = mmap(NULL, sizeof *trap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(trap != MAP_FAILED);
+    shmpool *p = new_pool(NULL);
+    atomic_store(trap, 1);
+    assert_non_null(shmpool_alloc(p, 4096)); /* mapped by all, then removed by whoever is last */
+    uint64_t t0 = now_ms();
+    while (atomic_load(trap) && now_ms() - t0 < 5000)
+        sleep_ms(1);
+    assert_int_equal(atomic_load(trap), 0); /* somebody died removing it */
+    shmpool_destroy(p);
+    assert_int_equal(shm_segments_of(getpid()), 0);
+    munmap((void *)trap, sizeof *trap);
+    trap = NULL;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_task_that_segfaults_fails_its_job_with_sigsegv_and_the_pool_goes_on),
@@ -365,6 +449,8 @@ int main(void) {
         cmocka_unit_test(test_a_task_past_its_time_limit_is_killed_and_fails_with_etime),
         cmocka_unit_test(test_a_parent_killed_with_sigkill_takes_its_workers_and_segments_along),
         cmocka_unit_test(test_a_parent_that_exits_without_destroy_leaves_nothing),
+        cmocka_unit_test(test_a_process_killed_while_removing_a_name_leaves_no_segment),
+        cmocka_unit_test(test_a_parent_killed_while_changing_the_segment_table_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
