@@ -120,6 +120,7 @@ struct control {
     int (*initializer)(void *);
     void *initializer_arg;
     size_t workers_off, jobs_off, segs_off, ring_off;
+    uint32_t jobs_ready;                           /* job slots initialised so far (parent) */
 
     _Alignas(CACHELINE) _Atomic uint32_t shutdown; /* enum shutdown_mode */
     _Atomic uint32_t sleepers;                     /* workers asleep (or about to be) on wake_seq */
@@ -156,9 +157,12 @@ _Static_assert(sizeof(struct job) % CACHELINE == 0, "jobs are whole cache lines"
 struct control_params {
     unsigned nworkers, njobs, nsegs;
 };
-/* Map and initialise a control block (semaphores, robust mutexes, the ring). */
+/* Map and initialise a control block (header, worker table, the ring; job slots on first use). */
 int shmpool__control_create(struct control **out, const struct control_params *p);
 void shmpool__control_destroy(struct control *cb);
+/* Parent: initialise the next never-used job slot (index cb->jobs_ready). 0, -EBUSY when all
+   are in use already, or -errno. */
+int shmpool__job_slot_init(struct control *cb);
 /* Reset a retired job slot for reuse (no worker may hold it: see shmpool__job_retire). */
 void shmpool__job_slot_reset(struct job *j);
 
