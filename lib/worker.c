@@ -119,13 +119,7 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != helper)
         _exit(1);
-    /* Handlers the program installed are not the worker's: a crash in a task must end the worker
-       with its signal, so the pool can report it. Tasks may install their own (initializer).
-       Ctrl-C reaches the whole process group: the parent decides what it means, not the workers. */
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
-    signal(SIGINT, SIG_IGN);
+    /* Signal dispositions come from the helper: every one default but SIGINT, ignored. */
     self_cb = cb;
     self_slot = w;
     struct sigaction sa = {.sa_handler = on_cancel};
