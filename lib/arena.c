@@ -43,6 +43,7 @@ struct arena {
 
 struct seg_view {
     uint64_t synced;
+    size_t bytes; /* of the mapping that holds e and snap */
     struct view_entry {
         uint64_t id, off, len;
     } *e, *snap;
@@ -316,20 +317,23 @@ struct seg_view *shmpool__seg_view_create(struct control *cb) {
     struct seg_view *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
-    v->e = calloc(cb->nsegs, sizeof *v->e);
-    v->snap = calloc(cb->nsegs, sizeof *v->snap);
-    if (!v->e || !v->snap) {
-        shmpool__seg_view_destroy(v);
+    /* Its own mapping, not the heap: zero pages that cost nothing until an entry is used (the
+       parent makes the helper's and frees its copy right after the fork). */
+    v->bytes = 2 * (size_t)cb->nsegs * sizeof *v->e;
+    void *m = mmap(NULL, v->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        free(v);
         return NULL;
     }
+    v->e = m;
+    v->snap = v->e + cb->nsegs;
     return v;
 }
 
 void shmpool__seg_view_destroy(struct seg_view *v) {
     if (!v)
         return;
-    free(v->e);
-    free(v->snap);
+    munmap(v->e, v->bytes);
     free(v);
 }
 
