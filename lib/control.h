@@ -63,6 +63,7 @@ struct worker_slot {
     _Atomic uint64_t task_start_ns; /* when the running task began (for task_timeout_ms), 0 idle */
     _Atomic uint64_t tasks;    /* tasks run by the process now in this slot */
     _Atomic uint32_t timed_out; /* it ended itself for running past task_timeout_ms */
+    _Atomic uint32_t asleep;   /* futex word: 1 while idle and not yet claimed by a waker */
 };
 
 enum job_kind { JOB_MAP = 1, JOB_STARMAP, JOB_APPLY, JOB_FOR };
@@ -123,8 +124,8 @@ struct control {
     uint32_t jobs_ready;                           /* job slots initialised so far (parent) */
 
     _Alignas(CACHELINE) _Atomic uint32_t shutdown; /* enum shutdown_mode */
-    _Atomic uint32_t sleepers;                     /* workers asleep (or about to be) on wake_seq */
-    _Atomic uint32_t wake_seq;                     /* eventcount: idle workers futex-wait on it */
+    _Atomic uint32_t sleepers;                     /* workers asleep and not yet claimed (or about
+                                                      to be): wakers skip the scan when 0 */
     _Atomic uint32_t spinners;                     /* idle workers spinning now */
     uint32_t max_spinners;                         /* usable CPUs - 1 (the waiting parent spins) */
     sem_t started;                                 /* one post per worker that finished starting */

@@ -166,6 +166,7 @@ static void on_exit_of(struct helper *h, unsigned slot, int status) {
         code = -ECANCELED;
     if (!clean)
         repair(h, slot, code);
+    shmpool__worker_unsleep(cb, w); /* killed asleep: a waker must not claim a dead worker */
     if (state == W_STARTING) {
         if (h->starting) { /* create fails with this code */
             atomic_store(&w->init_rc, code);
