@@ -257,6 +257,11 @@ static void pool_free_memory(shmpool *p) {
             shmpool__result_discard(r); /* its buffers may be gone: nobody reads it any more */
         free(r);
     }
+    while (p->spare) {
+        shmpool_result *r = p->spare;
+        p->spare = r->next;
+        free(r);
+    }
     shmpool__arena_destroy(p->arena);
     shmpool__control_destroy(p->cb);
     pthread_mutex_destroy(&p->lock);
