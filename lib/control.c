@@ -27,8 +27,10 @@ void shmpool__job_slot_reset(struct job *j) {
     atomic_store_explicit(&j->stop, STOP_NONE, memory_order_relaxed);
     atomic_store_explicit(&j->completed, 0, memory_order_relaxed);
     atomic_store_explicit(&j->nretry, 0, memory_order_relaxed);
-    j->fail_code = 0;
-    j->fail_index = NO_ITEM;
+    if (j->fail_code || j->fail_index != NO_ITEM) { /* written only if dirty: the line stays put */
+        j->fail_code = 0;
+        j->fail_index = NO_ITEM;
+    }
     /* Nobody waits on it (the parent only waits on jobs it has not retired), and the last poster
        has left (the retire scan checked the posting hazards): a fresh count is safe. */
     sem_destroy(&j->done);
