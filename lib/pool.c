@@ -193,6 +193,11 @@ int shmpool__pool_take_slot(shmpool *p, uint32_t *slot) {
         /* Every slot is in flight (back-pressure): wait for the oldest job, which ends first in a
            FIFO ring, and take its slot. */
         shmpool_result *r = oldest_in_flight(p);
+        if (r && !r->waiters && atomic_load_explicit(&cb_job(p->cb, desc_slot(r->desc))->completed,
+                                                     memory_order_acquire)) {
+            shmpool__result_harvest(r); /* ended already: no need to drop the lock */
+            continue;
+        }
         if (r && !r->waiters) {
             r->waiters++;
             pthread_mutex_unlock(&p->lock);

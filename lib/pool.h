@@ -37,7 +37,8 @@ struct shmpool_result {
     shmpool *pool;
     struct shmpool_result *prev, *next;
     uint64_t desc;       /* the job's descriptor while it holds its slot */
-    bool harvested;      /* outcome copied out, slot given back */
+    _Atomic bool harvested; /* outcome copied out, slot given back; set (release) under the lock,
+                               after which the outcome never changes: get reads it without */
     int waiters;         /* threads in get(): others must not harvest under them */
     size_t total;        /* items */
     /* outcome, valid once harvested */

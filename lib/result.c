@@ -67,14 +67,15 @@ static void harvest(shmpool_result *r, bool copy_back) {
         WORKERS_DEFINED(r->staged_out, r->out_bytes);
         memcpy(r->user_out, r->staged_out, r->out_bytes);
     }
-    shmpool__result_free_staging(r);
+    if (r->staged_in || r->staged_out)
+        shmpool__result_free_staging(r);
     p->owner[slot] = NULL;
     uint64_t old = shmpool__job_retire_begin(cb, slot);
     if (shmpool__job_retire_done(cb, old))
         p->free_jobs[p->nfree_jobs++] = slot;
     else
         p->retiring[p->nretiring++] = old;
-    r->harvested = true;
+    atomic_store_explicit(&r->harvested, true, memory_order_release);
 }
 
 /* At most this many freed results are kept for reuse (the rest go back to malloc). */
@@ -129,6 +130,8 @@ static bool job_ended(const shmpool_result *r) {
 int shmpool_result_get(shmpool_result *r, int timeout_ms) {
     if (!r)
         return -EINVAL;
+    if (atomic_load_explicit(&r->harvested, memory_order_acquire))
+        return r->code; /* harvested (e.g. while a submit waited for a slot): no lock needed */
     shmpool *p = r->pool;
     uint64_t deadline = shmpool__deadline(timeout_ms);
     pthread_mutex_lock(&p->lock);
