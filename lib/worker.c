@@ -35,6 +35,8 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val) {
 
 void shmpool__wake_workers(struct control *cb, unsigned want) {
     atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&cb->sleepers) == 0)
+        return; /* the common case, decided before reading the ring's counters (other lines) */
     /* A spinner takes work without a wake-up; one that stops spinning looks once more before it
        sleeps, so counting it here loses nothing. */
     uint32_t spinning = atomic_load(&cb->spinners);
@@ -44,8 +46,6 @@ void shmpool__wake_workers(struct control *cb, unsigned want) {
             want = (unsigned)queued;
         want = want > spinning ? want - spinning : 0;
     }
-    if (want == 0 || atomic_load(&cb->sleepers) == 0)
-        return;
     for (unsigned i = 0; i < cb->nworkers && want; i++) {
         _Atomic uint32_t *asleep = &cb_worker(cb, i)->asleep;
         uint32_t one = 1;
