@@ -88,28 +88,32 @@ static int place(shmpool *p, const void *ptr, size_t bytes, bool copy_in, const 
     return 0;
 }
 
+/* Where a job's data lies once placed: in place, staged (blocks kept on the result), or, for a
+   small apply, inline in the job slot (copied there once the slot is taken). */
+struct placed {
+    const char *in, *out;
+    const char *cols[SHMPOOL_MAX_COLUMNS];
+    bool in_inline;
+};
+
 /* Under the lock: stage what starmap needs staged; the blocks are kept on r (a NULL-ended list),
    freed at harvest. */
 static int place_columns(shmpool *p, const struct request *q, size_t n, shmpool_result *r,
-                         struct job *job) {
-    void *staged[SHMPOOL_MAX_COLUMNS + 1] = {0};
+                         struct placed *at) {
+    void *staged[SHMPOOL_MAX_COLUMNS + 1];
     size_t ns = 0;
     int rc = 0;
     for (size_t j = 0; !rc && j < q->k; j++) {
-        const char *where;
         void *s;
-        rc = place(p, q->cols[j], n * q->sizes[j], true, &where, &s);
-        if (!rc) {
-            job->cols[j] = where;
-            job->sizes[j] = q->sizes[j];
-            if (s)
-                staged[ns++] = s;
-        }
+        rc = place(p, q->cols[j], n * q->sizes[j], true, &at->cols[j], &s);
+        if (!rc && s)
+            staged[ns++] = s;
     }
     if (!rc && ns) {
         void **list = malloc((ns + 1) * sizeof *list);
         if (list) {
-            memcpy(list, staged, (ns + 1) * sizeof *list);
+            memcpy(list, staged, ns * sizeof *list);
+            list[ns] = NULL;
             r->staged_in = list;
             r->staged_in_is_list = true;
             return 0;
@@ -121,40 +125,32 @@ static int place_columns(shmpool *p, const struct request *q, size_t n, shmpool_
     return rc;
 }
 
-/* Under the lock: fill job's inputs and outputs, in place, inline (apply, up to INLINE_BYTES) or
-   staged (blocks kept on r). */
+/* Under the lock, before a slot is taken (bad arguments fail without waiting for one): decide
+   where inputs and outputs lie, staging what must be. */
 static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_result *r,
-                      struct job *job) {
+                      struct placed *at) {
     int rc = 0;
-    job->in = NULL;
-    job->out = NULL;
+    at->in = at->out = NULL;
+    at->in_inline = false;
     if (q->kind == JOB_MAP)
-        rc = place(p, q->in, n * q->in_size, true, &job->in, &r->staged_in);
+        rc = place(p, q->in, n * q->in_size, true, &at->in, &r->staged_in);
     else if (q->kind == JOB_STARMAP)
-        rc = place_columns(p, q, n, r, job);
+        rc = place_columns(p, q, n, r, at);
     else if (q->kind == JOB_APPLY && q->in) {
-        if (q->in_size <= INLINE_BYTES && shmpool__arena_contains(p->arena, q->in, q->in_size) == 0) {
-            memcpy(job->inline_in, q->in, q->in_size);
-            job->in = (const char *)job->inline_in;
-        } else {
-            rc = place(p, q->in, q->in_size, true, &job->in, &r->staged_in);
-        }
+        if (q->in_size <= INLINE_BYTES && shmpool__arena_contains(p->arena, q->in, q->in_size) == 0)
+            at->in_inline = true;
+        else
+            rc = place(p, q->in, q->in_size, true, &at->in, &r->staged_in);
     }
     if (!rc && q->out) {
         size_t ob = n * q->out_size;
         r->user_out = q->out;
         r->out_bytes = ob;
         if (q->kind == JOB_APPLY && ob <= INLINE_BYTES &&
-            shmpool__arena_contains(p->arena, q->out, ob) == 0) {
-            /* Starts as a copy of out, so an item that never runs keeps its value. */
-            memcpy(job->inline_out, q->out, ob);
-            job->out = (char *)job->inline_out;
+            shmpool__arena_contains(p->arena, q->out, ob) == 0)
             r->out_inline = true;
-        } else {
-            const char *where;
-            rc = place(p, q->out, ob, true, &where, &r->staged_out);
-            job->out = (char *)where;
-        }
+        else /* staged out starts as a copy of out, so items that never run keep their values */
+            rc = place(p, q->out, ob, true, &at->out, &r->staged_out);
     }
     return rc;
 }
@@ -196,17 +192,30 @@ static int submit(shmpool *p, const struct request *q, shmpool_result **out) {
         return 0;
     }
     uint32_t slot = 0;
-    rc = nchunks > MAX_CHUNKS ? -EOVERFLOW : shmpool__pool_take_slot(p, &slot);
-    struct job *job = rc ? NULL : cb_job(p->cb, slot);
+    struct placed at;
+    rc = nchunks > MAX_CHUNKS ? -EOVERFLOW : place_data(p, q, n, r, &at);
     if (!rc)
-        rc = place_data(p, q, n, r, job);
+        rc = shmpool__pool_take_slot(p, &slot);
     if (rc) {
         shmpool__result_free_staging(r);
-        if (job)
-            p->free_jobs[p->nfree_jobs++] = slot;
         shmpool__result_recycle(r);
         pthread_mutex_unlock(&p->lock);
         return rc;
+    }
+    struct job *job = cb_job(p->cb, slot);
+    job->in = at.in;
+    job->out = (char *)at.out;
+    if (at.in_inline) {
+        memcpy(job->inline_in, q->in, q->in_size);
+        job->in = (const char *)job->inline_in;
+    }
+    if (r->out_inline) { /* starts as a copy of out, so an item that never runs keeps its value */
+        memcpy(job->inline_out, q->out, r->out_bytes);
+        job->out = (char *)job->inline_out;
+    }
+    for (size_t j = 0; j < q->k && q->kind == JOB_STARMAP; j++) {
+        job->cols[j] = at.cols[j];
+        job->sizes[j] = q->sizes[j];
     }
     job->kind = q->kind;
     job->fn = q->fn;
