@@ -78,8 +78,10 @@ static void harvest(shmpool_result *r, bool copy_back) {
     atomic_store_explicit(&r->harvested, true, memory_order_release);
 }
 
-/* At most this many freed results are kept for reuse (the rest go back to malloc). */
-#define MAX_SPARE 65536u
+/* At most this many freed results are kept for reuse (32 MiB; the rest go back to malloc). What
+   malloc gets back is trimmed, and faulted in again on the next burst of submits: a page holds 32
+   results and a fault costs 15-40 µs on our VM, about a task's whole cost each. */
+#define MAX_SPARE 262144u
 
 shmpool_result *shmpool__result_new(shmpool *p, size_t total) {
     shmpool_result *r = p->spare;
