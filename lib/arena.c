@@ -34,14 +34,16 @@ struct arena {
     struct control *cb;
     struct range *free;  /* free ranges, sorted by offset, coalesced */
     size_t nfree, cap_free;
-    uint32_t *free_slots; /* unused entries of the segment table */
+    uint32_t *free_slots; /* freed entries of the segment table */
     bool *internal;       /* internal[slot]: a staging block of the library's own */
     size_t nfree_slots;
+    uint32_t never_used;  /* entries from here on were never used (not touched: no page faults) */
     uint64_t next_id;
 };
 
 struct seg_view {
     uint64_t synced;
+    size_t bytes; /* of the mapping that holds e and snap */
     struct view_entry {
         uint64_t id, off, len;
     } *e, *snap;
@@ -90,9 +92,6 @@ int shmpool__arena_create(struct arena **out, struct control *cb) {
     }
     a->free[0] = (struct range){0, cb->arena_bytes};
     a->nfree = 1;
-    for (uint32_t i = 0; i < cb->nsegs; i++)
-        a->free_slots[i] = cb->nsegs - 1 - i;
-    a->nfree_slots = cb->nsegs;
     a->next_id = 1;
     cb->arena_base = base;
     *out = a;
@@ -231,7 +230,7 @@ void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
         return NULL;
     }
     uint64_t len = ((uint64_t)bytes + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-    if (a->nfree_slots == 0) {
+    if (a->nfree_slots == 0 && a->never_used == cb->nsegs) {
         errno = ENOMEM;
         return NULL;
     }
@@ -268,7 +267,7 @@ void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
         errno = err == EFBIG ? ENOSPC : err;
         return NULL;
     }
-    uint32_t slot = a->free_slots[--a->nfree_slots];
+    uint32_t slot = a->nfree_slots ? a->free_slots[--a->nfree_slots] : a->never_used++;
     a->internal[slot] = internal;
     struct seg_entry *e = cb_seg(cb, slot);
     seqlock_begin(cb);
@@ -322,20 +321,23 @@ struct seg_view *shmpool__seg_view_create(struct control *cb) {
     struct seg_view *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
-    v->e = calloc(cb->nsegs, sizeof *v->e);
-    v->snap = calloc(cb->nsegs, sizeof *v->snap);
-    if (!v->e || !v->snap) {
-        shmpool__seg_view_destroy(v);
+    /* Its own mapping, not the heap: zero pages that cost nothing until an entry is used (the
+       parent makes the helper's and frees its copy right after the fork). */
+    v->bytes = 2 * (size_t)cb->nsegs * sizeof *v->e;
+    void *m = mmap(NULL, v->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        free(v);
         return NULL;
     }
+    v->e = m;
+    v->snap = v->e + cb->nsegs;
     return v;
 }
 
 void shmpool__seg_view_destroy(struct seg_view *v) {
     if (!v)
         return;
-    free(v->e);
-    free(v->snap);
+    munmap(v->e, v->bytes);
     free(v);
 }
 
@@ -368,10 +370,12 @@ void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_
             shmpool__cpu_relax();
             continue;
         }
+        /* Entries at or past the high-water mark were never used (it only grows): not even
+           read, so a big table that is mostly unused costs no page faults. */
         uint32_t hwm = atomic_load_explicit(&cb->seg_hwm, memory_order_relaxed);
-        for (uint32_t i = 0; i < cb->nsegs; i++) {
+        for (uint32_t i = 0; i < hwm; i++) {
             struct seg_entry *e = cb_seg(cb, i);
-            v->snap[i].id = i < hwm ? atomic_load_explicit(&e->id, memory_order_relaxed) : 0;
+            v->snap[i].id = atomic_load_explicit(&e->id, memory_order_relaxed);
             v->snap[i].off = atomic_load_explicit(&e->offset, memory_order_relaxed);
             v->snap[i].len = atomic_load_explicit(&e->length, memory_order_relaxed);
         }
@@ -380,13 +384,13 @@ void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_
             continue; /* changed while we copied: copy again */
         /* Unmap everything stale before mapping anything new: the copy has no overlaps, but our
            old mappings may overlap the new ones. */
-        for (uint32_t i = 0; i < cb->nsegs; i++) {
+        for (uint32_t i = 0; i < hwm; i++) {
             if (v->e[i].id && v->e[i].id != v->snap[i].id) {
                 reserve_at(cb->arena_base + v->e[i].off, v->e[i].len);
                 v->e[i].id = 0;
             }
         }
-        for (uint32_t i = 0; i < cb->nsegs; i++) {
+        for (uint32_t i = 0; i < hwm; i++) {
             if (v->snap[i].id && v->e[i].id != v->snap[i].id) {
                 map_entry(cb, &v->snap[i], !helper);
                 v->e[i] = v->snap[i];

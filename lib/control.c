@@ -27,12 +27,31 @@ void shmpool__job_slot_reset(struct job *j) {
     atomic_store_explicit(&j->stop, STOP_NONE, memory_order_relaxed);
     atomic_store_explicit(&j->completed, 0, memory_order_relaxed);
     atomic_store_explicit(&j->nretry, 0, memory_order_relaxed);
-    j->fail_code = 0;
-    j->fail_index = NO_ITEM;
+    if (j->fail_code || j->fail_index != NO_ITEM) { /* written only if dirty: the line stays put */
+        j->fail_code = 0;
+        j->fail_index = NO_ITEM;
+    }
     /* Nobody waits on it (the parent only waits on jobs it has not retired), and the last poster
        has left (the retire scan checked the posting hazards): a fresh count is safe. */
     sem_destroy(&j->done);
     sem_init(&j->done, 1, 0);
+}
+
+int shmpool__job_slot_init(struct control *cb) {
+    if (cb->jobs_ready >= cb->njobs)
+        return -EBUSY;
+    struct job *j = cb_job(cb, cb->jobs_ready);
+    atomic_init(&j->gen, 1);
+    j->fail_index = NO_ITEM;
+    if (sem_init(&j->done, 1, 0))
+        return -errno;
+    int rc = init_robust_mutex(&j->fail_lock);
+    if (rc) {
+        sem_destroy(&j->done);
+        return rc;
+    }
+    cb->jobs_ready++;
+    return 0;
 }
 
 int shmpool__control_create(struct control **out, const struct control_params *p) {
@@ -58,18 +77,11 @@ int shmpool__control_create(struct control **out, const struct control_params *p
     cb->jobs_off = jobs_off;
     cb->segs_off = segs_off;
     cb->ring_off = ring_off;
+    /* Job slots are initialised when first used (shmpool__job_slot_init): a fresh page costs a
+       fault (tens of µs on some VMs), and most pools never use all of them. */
     int rc = 0;
     if (sem_init(&cb->started, 1, 0))
         rc = -errno;
-    for (unsigned i = 0; !rc && i < p->njobs; i++) {
-        struct job *j = cb_job(cb, i);
-        atomic_init(&j->gen, 1);
-        j->fail_index = NO_ITEM;
-        if (sem_init(&j->done, 1, 0))
-            rc = -errno;
-        if (!rc)
-            rc = init_robust_mutex(&j->fail_lock);
-    }
     for (unsigned i = 0; i < p->nworkers; i++)
         atomic_init(&cb_worker(cb, i)->item, NO_ITEM);
     if (!rc)
@@ -85,7 +97,7 @@ int shmpool__control_create(struct control **out, const struct control_params *p
 void shmpool__control_destroy(struct control *cb) {
     if (!cb)
         return;
-    for (unsigned i = 0; i < cb->njobs; i++) {
+    for (unsigned i = 0; i < cb->jobs_ready; i++) {
         sem_destroy(&cb_job(cb, i)->done);
         pthread_mutex_destroy(&cb_job(cb, i)->fail_lock);
     }

@@ -63,40 +63,47 @@ struct worker_slot {
     _Atomic uint64_t task_start_ns; /* when the running task began (for task_timeout_ms), 0 idle */
     _Atomic uint64_t tasks;    /* tasks run by the process now in this slot */
     _Atomic uint32_t timed_out; /* it ended itself for running past task_timeout_ms */
+    _Atomic uint32_t asleep;   /* futex word: 1 while idle and not yet claimed by a waker */
 };
 
 enum job_kind { JOB_MAP = 1, JOB_STARMAP, JOB_APPLY, JOB_FOR };
 enum job_stop { STOP_NONE = 0, STOP_FAILED, STOP_CANCELLED };
 
+/* Laid out by who touches what for a small job (an apply): the parameters, then one hot line of
+   claim and completion, then the inline output, then what only failures and starmap use. A task
+   moves a handful of cache lines between the parent and a worker; each costs ~100 ns across cores
+   on a VM, as much as everything else the task does. */
 struct job {
+    /* Parameters: written by the parent before the descriptor is pushed (the ring's release
+       publishes them), read-only while the job runs. Small apply arguments share their line. */
     _Alignas(CACHELINE) _Atomic uint32_t gen; /* bumped when the slot is retired */
     uint32_t kind;
-    /* Parameters: written by the parent before the descriptor is pushed (the ring's release
-       publishes them), read-only while the job runs. */
     void (*fn)(void);
     void *ctx;
     const char *in;
     char *out;
-    size_t in_size, out_size;
     size_t n, chunk, nchunks;
+    size_t in_size, out_size;
     uint32_t k; /* starmap columns */
     size_t base; /* for: added to the indices passed to fn (a part of a distributed range) */
-    const char *cols[SHMPOOL_MAX_COLUMNS];
-    size_t sizes[SHMPOOL_MAX_COLUMNS];
     unsigned char inline_in[INLINE_BYTES];
-    unsigned char inline_out[INLINE_BYTES];
 
     _Alignas(CACHELINE) _Atomic uint64_t next; /* the next chunk to claim */
-    _Alignas(CACHELINE) _Atomic uint64_t items_done;
+    _Atomic uint64_t items_done;
     _Atomic uint32_t stop;                     /* enum job_stop */
     _Atomic uint32_t completed;                /* set once, by whoever posts `done` */
     _Atomic uint32_t retries_left;
     _Atomic uint32_t nretry;                   /* chunks waiting to be run again */
-    uint64_t retry[16];                        /* their indices (under fail_lock) */
-    pthread_mutex_t fail_lock;                 /* robust, process-shared */
+    sem_t done;                                /* posted once when the job ends */
+
+    _Alignas(CACHELINE) unsigned char inline_out[INLINE_BYTES];
+
+    _Alignas(CACHELINE) pthread_mutex_t fail_lock; /* robust, process-shared */
     int fail_code;                             /* the lowest failing index's code */
     uint64_t fail_index;                       /* NO_ITEM if none is known */
-    sem_t done;                                /* posted once when the job ends */
+    uint64_t retry[16];                        /* indices of chunks to run again (fail_lock) */
+    const char *cols[SHMPOOL_MAX_COLUMNS];
+    size_t sizes[SHMPOOL_MAX_COLUMNS];
 };
 
 struct seg_entry {
@@ -121,10 +128,11 @@ struct control {
     int (*initializer)(void *);
     void *initializer_arg;
     size_t workers_off, jobs_off, segs_off, ring_off;
+    uint32_t jobs_ready;                           /* job slots initialised so far (parent) */
 
     _Alignas(CACHELINE) _Atomic uint32_t shutdown; /* enum shutdown_mode */
-    _Atomic uint32_t sleepers;                     /* workers asleep (or about to be) on wake_seq */
-    _Atomic uint32_t wake_seq;                     /* eventcount: idle workers futex-wait on it */
+    _Atomic uint32_t sleepers;                     /* workers asleep and not yet claimed (or about
+                                                      to be): wakers skip the scan when 0 */
     _Atomic uint32_t spinners;                     /* idle workers spinning now */
     uint32_t max_spinners;                         /* usable CPUs - 1 (the waiting parent spins) */
     sem_t started;                                 /* one post per worker that finished starting */
@@ -157,9 +165,12 @@ _Static_assert(sizeof(struct job) % CACHELINE == 0, "jobs are whole cache lines"
 struct control_params {
     unsigned nworkers, njobs, nsegs;
 };
-/* Map and initialise a control block (semaphores, robust mutexes, the ring). */
+/* Map and initialise a control block (header, worker table, the ring; job slots on first use). */
 int shmpool__control_create(struct control **out, const struct control_params *p);
 void shmpool__control_destroy(struct control *cb);
+/* Parent: initialise the next never-used job slot (index cb->jobs_ready). 0, -EBUSY when all
+   are in use already, or -errno. */
+int shmpool__job_slot_init(struct control *cb);
 /* Reset a retired job slot for reuse (no worker may hold it: see shmpool__job_retire). */
 void shmpool__job_slot_reset(struct job *j);
 

@@ -166,6 +166,7 @@ static void on_exit_of(struct helper *h, unsigned slot, int status) {
         code = -ECANCELED;
     if (!clean)
         repair(h, slot, code);
+    shmpool__worker_unsleep(cb, w); /* killed asleep: a waker must not claim a dead worker */
     if (state == W_STARTING) {
         if (h->starting) { /* create fails with this code */
             atomic_store(&w->init_rc, code);
@@ -250,6 +251,13 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
     sigdelset(&all, SIGILL);
     sigdelset(&all, SIGABRT);
     sigprocmask(SIG_SETMASK, &all, NULL);
+    /* Handlers the program installed are not ours, nor the workers' (they inherit these, done once
+       here rather than in every worker): a crash in a task must end the worker with its signal,
+       so the pool can report it, and SIGCHLD must not be ignored, or the workers' deaths would go
+       unnoticed. Ctrl-C reaches the whole process group: the parent decides what it means. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     signal(SIGINT, SIG_IGN);
     sigemptyset(&waitset);
     sigaddset(&waitset, SIGCHLD);

@@ -148,6 +148,10 @@ enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64
     for (;;) {
         uint64_t c;
         if (!(atomic_load_explicit(&j->nretry, memory_order_relaxed) && take_retry(j, &c))) {
+            /* A load first: a job with nothing left (every small job, after its chunk) costs no
+               locked write on its hot line. `next` only grows, so fetch_add would say the same. */
+            if (atomic_load_explicit(&j->next, memory_order_relaxed) >= j->nchunks)
+                break;
             c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
             if (c >= j->nchunks)
                 break;
@@ -164,7 +168,9 @@ enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64
         run_chunk(j, w, c);
         if (cb->task_timeout_ms)
             atomic_store_explicit(&w->task_start_ns, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&w->tasks, 1, memory_order_relaxed);
+        /* only this worker writes it: no locked instruction needed */
+        atomic_store_explicit(&w->tasks, atomic_load_explicit(&w->tasks, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         if (*tasks_left != UINT64_MAX && --*tasks_left == 0) {
             atomic_store(&w->resume, desc); /* the replacement joins where we left */
             out = JOB_WORKER_EXITS;

@@ -185,9 +185,20 @@ int shmpool__pool_take_slot(shmpool *p, uint32_t *slot) {
             *slot = p->free_jobs[--p->nfree_jobs];
             return 0;
         }
+        uint32_t fresh = p->cb->jobs_ready; /* else a slot never used before */
+        int rc = shmpool__job_slot_init(p->cb);
+        if (rc != -EBUSY) {
+            *slot = fresh;
+            return rc;
+        }
         /* Every slot is in flight (back-pressure): wait for the oldest job, which ends first in a
            FIFO ring, and take its slot. */
         shmpool_result *r = oldest_in_flight(p);
+        if (r && !r->waiters && atomic_load_explicit(&cb_job(p->cb, desc_slot(r->desc))->completed,
+                                                     memory_order_acquire)) {
+            shmpool__result_harvest(r); /* ended already: no need to drop the lock */
+            continue;
+        }
         if (r && !r->waiters) {
             r->waiters++;
             pthread_mutex_unlock(&p->lock);
@@ -252,6 +263,11 @@ static void pool_free_memory(shmpool *p) {
             shmpool__result_discard(r); /* its buffers may be gone: nobody reads it any more */
         free(r);
     }
+    while (p->spare) {
+        shmpool_result *r = p->spare;
+        p->spare = r->next;
+        free(r);
+    }
     shmpool__arena_destroy(p->arena);
     shmpool__control_destroy(p->cb);
     pthread_mutex_destroy(&p->lock);
@@ -277,10 +293,9 @@ int shmpool_create(shmpool **pool, const shmpool_options *opt) {
     int rc = check_options(&o);
     if (rc)
         return rc;
-    if (!o.workers) {
-        int n = shmpool_cpu_count(SHMPOOL_CPU_USABLE);
-        o.workers = n > 0 ? (unsigned)n : 1;
-    }
+    int usable = shmpool_cpu_count(SHMPOOL_CPU_USABLE); /* reads /proc and /sys: once */
+    if (!o.workers)
+        o.workers = usable > 0 ? (unsigned)usable : 1;
     if (!o.queue_depth)
         o.queue_depth = DEFAULT_DEPTH;
     o.queue_depth = pow2_at_least(o.queue_depth < 2 ? 2 : o.queue_depth);
@@ -293,7 +308,6 @@ int shmpool_create(shmpool **pool, const shmpool_options *opt) {
     o.arena_bytes = (o.arena_bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
 
     if (!(o.flags & SHMPOOL_FLAG_QUIET)) {
-        int usable = shmpool_cpu_count(SHMPOOL_CPU_USABLE);
         if (usable > 0 && o.workers > (unsigned)usable)
             fprintf(stderr, "shmpool: %u workers but only %d usable CPUs (affinity mask or cgroup "
                             "quota): they will share cores\n", o.workers, usable);
@@ -318,7 +332,6 @@ int shmpool_create(shmpool **pool, const shmpool_options *opt) {
     struct control *cb = p->cb;
     cb->flags = o.flags;
     cb->spin_us = o.spin_us;
-    int usable = shmpool_cpu_count(SHMPOOL_CPU_USABLE);
     cb->max_spinners = usable > 1 ? (uint32_t)usable - 1 : 1;
     cb->max_tasks = o.max_tasks_per_worker;
     cb->task_retries = o.task_retries;
@@ -327,8 +340,6 @@ int shmpool_create(shmpool **pool, const shmpool_options *opt) {
     cb->arena_bytes = o.arena_bytes;
     cb->initializer = o.initializer;
     cb->initializer_arg = o.initializer_arg;
-    for (uint32_t i = 0; i < o.queue_depth; i++)
-        p->free_jobs[p->nfree_jobs++] = o.queue_depth - 1 - i;
     rc = shmpool__arena_create(&p->arena, cb);
     if (rc) {
         shmpool__control_destroy(cb);

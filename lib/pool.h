@@ -28,6 +28,8 @@ struct shmpool {
     uint64_t *retiring;    /* descriptors of slots waiting for their last hazard to clear */
     uint32_t nretiring;
     struct shmpool_result *results; /* every result not yet freed */
+    struct shmpool_result *spare;   /* freed results kept for reuse (linked by next) */
+    uint32_t nspare;
     struct shmpool_result **owner;  /* owner[slot]: the result holding a job slot, or NULL */
     uint64_t *fifo;                 /* descriptors in submission order (stale ones skipped) */
     uint32_t fifo_head, fifo_len, fifo_cap;
@@ -39,7 +41,8 @@ struct shmpool_result {
     shmpool *pool;
     struct shmpool_result *prev, *next;
     uint64_t desc;       /* the job's descriptor while it holds its slot */
-    bool harvested;      /* outcome copied out, slot given back */
+    _Atomic bool harvested; /* outcome copied out, slot given back; set (release) under the lock,
+                               after which the outcome never changes: get reads it without */
     int waiters;         /* threads in get(): others must not harvest under them */
     size_t total;        /* items */
     /* outcome, valid once harvested */
@@ -57,6 +60,15 @@ struct shmpool_result {
 /* Flags the pool was created with (array I/O reads SHMPOOL_FLAG_NO_IO_URING). */
 uint32_t shmpool__pool_flags(const shmpool *pool);
 
+/* Under pool->lock: a zeroed result for `total` items; NULL if out of memory. Freed results are
+   reused: a task costs no calloc/free pair. */
+shmpool_result *shmpool__result_new(shmpool *p, size_t total);
+/* Under pool->lock: free r's staging blocks. */
+void shmpool__result_free_staging(shmpool_result *r);
+/* Under pool->lock: add r to the pool's results (once its job is set up: others walk the list). */
+void shmpool__result_link(shmpool_result *r);
+/* Under pool->lock: unlink r (if linked; harvested or never submitted) and keep it for reuse. */
+void shmpool__result_recycle(shmpool_result *r);
 /* Under pool->lock: record that r now holds its job slot (r->desc set). */
 void shmpool__pool_hold_slot(shmpool *p, shmpool_result *r);
 /* Under pool->lock: a free job slot, waiting (lock dropped meanwhile) while every slot is busy.

@@ -76,21 +76,71 @@ static int place(shmpool *p, const void *ptr, size_t bytes, bool copy_in, const 
     return 0;
 }
 
-static shmpool_result *new_result(shmpool *p, size_t total) {
-    shmpool_result *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->pool = p;
-    r->total = total;
-    r->index = SIZE_MAX;
-    return r;
+/* Where a job's data lies once placed: in place, staged (blocks kept on the result), or, for a
+   small apply, inline in the job slot (copied there once the slot is taken). */
+struct placed {
+    const char *in, *out;
+    const char *cols[SHMPOOL_MAX_COLUMNS];
+    bool in_inline;
+};
+
+/* Under the lock: stage what starmap needs staged; the blocks are kept on r (a NULL-ended list),
+   freed at harvest. */
+static int place_columns(shmpool *p, const struct request *q, size_t n, shmpool_result *r,
+                         struct placed *at) {
+    void *staged[SHMPOOL_MAX_COLUMNS + 1];
+    size_t ns = 0;
+    int rc = 0;
+    for (size_t j = 0; !rc && j < q->k; j++) {
+        void *s;
+        rc = place(p, q->cols[j], n * q->sizes[j], true, &at->cols[j], &s);
+        if (!rc && s)
+            staged[ns++] = s;
+    }
+    if (!rc && ns) {
+        void **list = malloc((ns + 1) * sizeof *list);
+        if (list) {
+            memcpy(list, staged, ns * sizeof *list);
+            list[ns] = NULL;
+            r->staged_in = list;
+            r->staged_in_is_list = true;
+            return 0;
+        }
+        rc = -ENOMEM;
+    }
+    for (size_t i = 0; i < ns; i++)
+        shmpool__arena_free(p->arena, staged[i], true);
+    return rc;
 }
 
-static void link_result(shmpool *p, shmpool_result *r) {
-    r->next = p->results;
-    if (p->results)
-        p->results->prev = r;
-    p->results = r;
+/* Under the lock, before a slot is taken (bad arguments fail without waiting for one): decide
+   where inputs and outputs lie, staging what must be. */
+static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_result *r,
+                      struct placed *at) {
+    int rc = 0;
+    at->in = at->out = NULL;
+    at->in_inline = false;
+    if (q->kind == JOB_MAP)
+        rc = place(p, q->in, n * q->in_size, true, &at->in, &r->staged_in);
+    else if (q->kind == JOB_STARMAP)
+        rc = place_columns(p, q, n, r, at);
+    else if (q->kind == JOB_APPLY && q->in) {
+        if (q->in_size <= INLINE_BYTES && shmpool__arena_contains(p->arena, q->in, q->in_size) == 0)
+            at->in_inline = true;
+        else
+            rc = place(p, q->in, q->in_size, true, &at->in, &r->staged_in);
+    }
+    if (!rc && q->out) {
+        size_t ob = n * q->out_size;
+        r->user_out = q->out;
+        r->out_bytes = ob;
+        if (q->kind == JOB_APPLY && ob <= INLINE_BYTES &&
+            shmpool__arena_contains(p->arena, q->out, ob) == 0)
+            r->out_inline = true;
+        else /* staged out starts as a copy of out, so items that never run keep their values */
+            rc = place(p, q->out, ob, true, &at->out, &r->staged_out);
+    }
+    return rc;
 }
 
 int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
@@ -103,75 +153,58 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     if (rc)
         return rc;
     size_t n = q->kind == JOB_APPLY ? 1 : q->n;
-    shmpool_result *r = new_result(p, n);
-    if (!r)
-        return -ENOMEM;
-
-    pthread_mutex_lock(&p->lock);
-    if (p->state != POOL_OPEN) {
-        pthread_mutex_unlock(&p->lock);
-        free(r);
-        return -ESHUTDOWN;
-    }
-    if (n == 0) { /* nothing to run: an ended, successful job */
-        r->harvested = true;
-        link_result(p, r);
-        pthread_mutex_unlock(&p->lock);
-        *out = r;
-        return 0;
-    }
-    size_t chunk = q->chunk;
-    if (q->kind == JOB_APPLY) {
-        chunk = 1;
-    } else if (chunk == 0) { /* Python's rule: ceil(n / (4 * workers)), without overflowing */
+    size_t chunk = q->kind == JOB_APPLY ? 1 : q->chunk;
+    if (chunk == 0) { /* Python's rule: ceil(n / (4 * workers)), without overflowing */
         size_t parts = 4 * (size_t)p->cb->nworkers;
         chunk = n / parts + (n % parts != 0);
     }
     if (chunk > n)
         chunk = n;
-    size_t nchunks = n / chunk + (n % chunk != 0);
-    if (nchunks > MAX_CHUNKS) { /* claims past a stop must never wrap the 64-bit counter */
-        pthread_mutex_unlock(&p->lock);
-        free(r);
-        return -EOVERFLOW;
-    }
+    size_t nchunks = n ? n / chunk + (n % chunk != 0) : 0;
 
-    const char *in = NULL, *outp = NULL;
-    const char *cols[SHMPOOL_MAX_COLUMNS];
-    void *staged_cols[SHMPOOL_MAX_COLUMNS] = {0};
-    uint32_t slot = 0;
-    rc = 0;
-    if (q->kind == JOB_MAP)
-        rc = place(p, q->in, n * q->in_size, true, &in, &r->staged_in);
-    for (size_t j = 0; !rc && q->kind == JOB_STARMAP && j < q->k; j++)
-        rc = place(p, q->cols[j], n * q->sizes[j], true, &cols[j], &staged_cols[j]);
-    if (!rc && q->out) {
-        size_t ob = n * q->out_size;
-        if (q->kind == JOB_APPLY && ob <= INLINE_BYTES &&
-            shmpool__arena_contains(p->arena, q->out, ob) == 0) {
-            r->out_inline = true;
-        } else {
-            /* Staged out starts as a copy of out, so items that never run keep their values. */
-            rc = place(p, q->out, ob, true, &outp, &r->staged_out);
-        }
-        r->user_out = q->out;
-        r->out_bytes = ob;
+    pthread_mutex_lock(&p->lock);
+    if (p->state != POOL_OPEN) {
+        pthread_mutex_unlock(&p->lock);
+        return -ESHUTDOWN;
     }
+    shmpool_result *r = shmpool__result_new(p, n);
+    if (!r) {
+        pthread_mutex_unlock(&p->lock);
+        return -ENOMEM;
+    }
+    if (n == 0) { /* nothing to run: an ended, successful job */
+        r->harvested = true;
+        shmpool__result_link(r);
+        pthread_mutex_unlock(&p->lock);
+        *out = r;
+        return 0;
+    }
+    uint32_t slot = 0;
+    struct placed at;
+    rc = nchunks > MAX_CHUNKS ? -EOVERFLOW : place_data(p, q, n, r, &at);
     if (!rc)
         rc = shmpool__pool_take_slot(p, &slot);
     if (rc) {
-        if (r->staged_in)
-            shmpool__arena_free(p->arena, r->staged_in, true);
-        if (r->staged_out)
-            shmpool__arena_free(p->arena, r->staged_out, true);
-        for (size_t j = 0; j < SHMPOOL_MAX_COLUMNS; j++)
-            if (staged_cols[j])
-                shmpool__arena_free(p->arena, staged_cols[j], true);
+        shmpool__result_free_staging(r);
+        shmpool__result_recycle(r);
         pthread_mutex_unlock(&p->lock);
-        free(r);
         return rc;
     }
     struct job *job = cb_job(p->cb, slot);
+    job->in = at.in;
+    job->out = (char *)at.out;
+    if (at.in_inline) {
+        memcpy(job->inline_in, q->in, q->in_size);
+        job->in = (const char *)job->inline_in;
+    }
+    if (r->out_inline) { /* starts as a copy of out, so an item that never runs keeps its value */
+        memcpy(job->inline_out, q->out, r->out_bytes);
+        job->out = (char *)job->inline_out;
+    }
+    for (size_t j = 0; j < q->k && q->kind == JOB_STARMAP; j++) {
+        job->cols[j] = at.cols[j];
+        job->sizes[j] = q->sizes[j];
+    }
     job->kind = q->kind;
     job->fn = q->fn;
     job->ctx = q->ctx;
@@ -180,63 +213,11 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     job->nchunks = nchunks;
     job->in_size = q->in_size;
     job->out_size = q->out_size;
-    job->in = in;
-    job->out = (char *)outp;
     job->k = (uint32_t)q->k;
     job->base = q->base;
     atomic_store_explicit(&job->retries_left, p->cb->task_retries, memory_order_relaxed);
-    if (q->kind == JOB_STARMAP) {
-        for (size_t j = 0; j < q->k; j++) {
-            job->cols[j] = cols[j];
-            job->sizes[j] = q->sizes[j];
-        }
-        /* One staging block per staged column is freed at harvest: keep them on the result. */
-        size_t ns = 0;
-        for (size_t j = 0; j < q->k; j++)
-            ns += staged_cols[j] != NULL;
-        if (ns) {
-            void **list = calloc(ns + 1, sizeof *list);
-            if (!list) {
-                for (size_t j = 0; j < q->k; j++)
-                    if (staged_cols[j])
-                        shmpool__arena_free(p->arena, staged_cols[j], true);
-                if (r->staged_out)
-                    shmpool__arena_free(p->arena, r->staged_out, true);
-                p->free_jobs[p->nfree_jobs++] = slot;
-                pthread_mutex_unlock(&p->lock);
-                free(r);
-                return -ENOMEM;
-            }
-            for (size_t j = 0, m = 0; j < q->k; j++)
-                if (staged_cols[j])
-                    list[m++] = staged_cols[j];
-            r->staged_in = list;
-            r->staged_in_is_list = true;
-        }
-    }
-    if (q->kind == JOB_APPLY) {
-        if (q->in && q->in_size <= INLINE_BYTES &&
-            shmpool__arena_contains(p->arena, q->in, q->in_size) == 0) {
-            memcpy(job->inline_in, q->in, q->in_size);
-            job->in = (const char *)job->inline_in;
-        } else if (q->in) {
-            rc = place(p, q->in, q->in_size, true, &job->in, &r->staged_in);
-            if (rc) {
-                if (r->staged_out)
-                    shmpool__arena_free(p->arena, r->staged_out, true);
-                p->free_jobs[p->nfree_jobs++] = slot;
-                pthread_mutex_unlock(&p->lock);
-                free(r);
-                return rc;
-            }
-        }
-        if (r->out_inline) {
-            memcpy(job->inline_out, q->out, r->out_bytes);
-            job->out = (char *)job->inline_out;
-        }
-    }
-    r->desc = desc_make(slot, atomic_load(&job->gen));
-    link_result(p, r);
+    r->desc = desc_make(slot, atomic_load_explicit(&job->gen, memory_order_relaxed));
+    shmpool__result_link(r);
     shmpool__pool_hold_slot(p, r);
     bool staged = r->staged_in || r->staged_out;
     pthread_mutex_unlock(&p->lock);

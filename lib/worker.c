@@ -1,13 +1,19 @@
-/* Sleeping without lost wake-ups, an eventcount: a worker going to sleep reads `wake_seq`, counts
- * itself in `sleepers`, looks for work once more, then futex-waits on `wake_seq` for the value it
- * read. A producer publishes work, then reads `sleepers`; if anyone sleeps it bumps `wake_seq` and
- * futex-wakes n of them. The seq_cst fences on both sides (Dekker) make sure either the worker sees
- * the work or the producer sees the sleeper; and a worker that read `wake_seq` before the bump does
- * not sleep at all (FUTEX_WAIT fails when the value changed).
+/* Sleeping without lost wake-ups: a worker going to sleep counts itself in `sleepers`, sets its own
+ * `asleep` word, looks for work once more, then futex-waits on `asleep` while it is 1. A producer
+ * publishes work, then reads `sleepers`; if anyone sleeps it claims sleepers one by one (CAS of
+ * `asleep` from 1 to 0, and it uncounts them) and futex-wakes each one it claimed. A worker that
+ * wakes unclaimed (it saw work, or a signal) uncounts itself; the helper does it for one that died
+ * asleep. The seq_cst fences on both sides
+ * (Dekker) make sure either the worker sees the work or the producer sees the sleeper; a worker
+ * claimed before it reached FUTEX_WAIT does not sleep at all (the word is no longer 1).
+ *
+ * Claiming makes a wake-up a syscall only for a worker really asleep: with one shared word, every
+ * push between a wake and the woken worker's running again (long, when the cores are busy) made
+ * another FUTEX_WAKE that woke nobody; we counted 0.2-0.5 of them per apply_async task.
  *
  * Why not a semaphore: a semaphore's tokens go to whoever asks first, so when every worker must wake
  * (a new segment to map, shutdown), one worker could take two tokens and another none. The futex
- * wakes exactly n sleepers, or all of them. */
+ * wakes exactly the sleepers claimed, or all of them. */
 #include "worker.h"
 
 #include <limits.h>
@@ -29,6 +35,8 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val) {
 
 void shmpool__wake_workers(struct control *cb, unsigned want) {
     atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&cb->sleepers) == 0)
+        return; /* the common case, decided before reading the ring's counters (other lines) */
     /* A spinner takes work without a wake-up; one that stops spinning looks once more before it
        sleeps, so counting it here loses nothing. */
     uint32_t spinning = atomic_load(&cb->spinners);
@@ -38,10 +46,17 @@ void shmpool__wake_workers(struct control *cb, unsigned want) {
             want = (unsigned)queued;
         want = want > spinning ? want - spinning : 0;
     }
-    if (want == 0 || atomic_load(&cb->sleepers) == 0)
-        return;
-    atomic_fetch_add(&cb->wake_seq, 1);
-    futex(&cb->wake_seq, FUTEX_WAKE, want > INT_MAX ? INT_MAX : want);
+    for (unsigned i = 0; i < cb->nworkers && want; i++) {
+        _Atomic uint32_t *asleep = &cb_worker(cb, i)->asleep;
+        uint32_t one = 1;
+        if (atomic_load_explicit(asleep, memory_order_relaxed) == 1 &&
+            atomic_compare_exchange_strong(asleep, &one, 0)) {
+            atomic_fetch_sub(&cb->sleepers, 1);
+            futex(asleep, FUTEX_WAKE, 1);
+            if (want != WAKE_ALL)
+                want--;
+        }
+    }
 }
 
 static bool work_waiting(struct control *cb, struct worker_slot *w) {
@@ -73,12 +88,18 @@ static bool spin_for_work(struct control *cb, struct worker_slot *w) {
 static void idle(struct control *cb, struct worker_slot *w) {
     if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN) && spin_for_work(cb, w))
         return;
-    uint32_t seq = atomic_load(&cb->wake_seq);
-    atomic_fetch_add(&cb->sleepers, 1);
+    atomic_fetch_add(&cb->sleepers, 1); /* first: dying before the next line leaks a count, not
+                                            a claim of a worker that is gone */
+    atomic_store(&w->asleep, 1);
     atomic_thread_fence(memory_order_seq_cst);
     if (!work_waiting(cb, w))
-        futex(&cb->wake_seq, FUTEX_WAIT, seq); /* returns at once if wake_seq moved; EINTR is fine */
-    atomic_fetch_sub(&cb->sleepers, 1);
+        futex(&w->asleep, FUTEX_WAIT, 1); /* returns at once if claimed already; EINTR is fine */
+    shmpool__worker_unsleep(cb, w);
+}
+
+void shmpool__worker_unsleep(struct control *cb, struct worker_slot *w) {
+    if (atomic_exchange(&w->asleep, 0) == 1) /* nobody claimed it: uncount it */
+        atomic_fetch_sub(&cb->sleepers, 1);
 }
 
 static struct control *self_cb;
@@ -119,13 +140,7 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != helper)
         _exit(1);
-    /* Handlers the program installed are not the worker's: a crash in a task must end the worker
-       with its signal, so the pool can report it. Tasks may install their own (initializer).
-       Ctrl-C reaches the whole process group: the parent decides what it means, not the workers. */
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
-    signal(SIGINT, SIG_IGN);
+    /* Signal dispositions come from the helper: every one default but SIGINT, ignored. */
     self_cb = cb;
     self_slot = w;
     struct sigaction sa = {.sa_handler = on_cancel};

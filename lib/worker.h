@@ -14,6 +14,8 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
 /* Wake sleeping workers (any process): up to `want` for queued work (fewer if spinners will take
    it), or every one with WAKE_ALL (shutdown, a new segment to map). No syscall when nobody sleeps. */
 #define WAKE_ALL UINT_MAX
+/* Take worker `w` out of the sleepers (it woke by itself, or the helper reaped it). */
+void shmpool__worker_unsleep(struct control *cb, struct worker_slot *w);
 void shmpool__wake_workers(struct control *cb, unsigned want);
 
 #endif

@@ -153,6 +153,27 @@ static void test_a_worker_killed_from_outside_is_noticed_within_200ms(void **sta
     run_doomed(BY_OUTSIDE_KILL, SHMPOOL_EKILLED(SIGKILL));
 }
 
+static void on_segv_program(int sig) {
+    (void)sig;
+    _exit(0); /* would hide the crash from the pool if a worker ran it */
+}
+
+/* The helper resets every disposition the program set, once, for itself and the workers it
+   forks: a crash still kills the worker with its signal, and a SIGCHLD the program ignores still
+   reaches the helper (ignored, the kernel would reap the workers and their deaths go unseen). */
+static void test_a_program_ignoring_sigchld_and_handling_sigsegv_still_sees_a_crash(void **state) {
+    (void)state;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, segv = {.sa_handler = on_segv_program}, old_chld,
+                     old_segv;
+    sigemptyset(&ign.sa_mask);
+    sigemptyset(&segv.sa_mask);
+    sigaction(SIGCHLD, &ign, &old_chld);
+    sigaction(SIGSEGV, &segv, &old_segv);
+    run_doomed(BY_SEGV, SHMPOOL_EKILLED(SIGSEGV));
+    sigaction(SIGCHLD, &old_chld, NULL);
+    sigaction(SIGSEGV, &old_segv, NULL);
+}
+
 static int die_in_apply(const void *in, void *out, void *ctx) {
     (void)in, (void)out, (void)ctx;
     raise(SIGBUS);
@@ -442,6 +463,7 @@ int main(void) {
         cmocka_unit_test(test_a_task_that_aborts_fails_its_job_with_sigabrt),
         cmocka_unit_test(test_a_task_that_calls_exit_fails_its_job_with_its_status),
         cmocka_unit_test(test_a_worker_killed_from_outside_is_noticed_within_200ms),
+        cmocka_unit_test(test_a_program_ignoring_sigchld_and_handling_sigsegv_still_sees_a_crash),
         cmocka_unit_test(test_deaths_in_apply_for_and_starmap_fail_only_their_job),
         cmocka_unit_test(test_task_retries_run_a_chunk_again_when_its_worker_died),
         cmocka_unit_test(test_get_times_out_leaves_the_job_running_and_cancel_stops_it),

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -308,6 +309,80 @@ static void test_a_failing_range_fails_for_with_its_first_index(void **state) {
     shmpool_result_free(r);
 }
 
+static int fail_eio(const void *in, void *out, void *ctx) {
+    (void)in, (void)out, (void)ctx;
+    return -EIO;
+}
+
+static int slow_inc(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    *(int64_t *)out = *(const int64_t *)in + 1;
+    return 0;
+}
+
+static int sq(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    int64_t x = *(const int64_t *)in;
+    *(int64_t *)out = x * x;
+    return 0;
+}
+
+/* A freed result is reused for a later call: nothing of its last job (failure, cancel, staging
+   blocks, its job slot) may show through, and the old job, still retiring, is not touched. */
+static void test_a_reused_result_starts_clean_whatever_its_last_job_left(void **state) {
+    (void)state;
+    shmpool_result *r, *again;
+    int64_t x = 3, y = -1;
+    assert_int_equal(shmpool_apply_async(pool, fail_eio, NULL, &x, sizeof x, &y, sizeof y, &r), 0);
+    assert_int_equal(shmpool_result_get(r, 5000), -EIO);
+    shmpool_result_free(r);
+    assert_int_equal(shmpool_apply_async(pool, sq, NULL, &x, sizeof x, &y, sizeof y, &again), 0);
+    assert_ptr_equal(again, r); /* the mechanism under test: it was reused */
+    assert_int_equal(shmpool_result_get(again, 5000), 0);
+    assert_int_equal(y, 9);
+    size_t index, done, total;
+    assert_int_equal(shmpool_result_error(again, &index), 0);
+    assert_int_equal(index, SIZE_MAX);
+    shmpool_result_progress(again, &done, &total);
+    assert_int_equal(done, 1);
+    assert_int_equal(total, 1);
+    shmpool_result_free(again);
+
+    /* Freed while pending: cancelled; its successor runs to its end. */
+    int64_t slow = 0, slow_out = -1;
+    assert_int_equal(shmpool_apply_async(pool, slow_inc, NULL, &slow, sizeof slow, &slow_out, sizeof slow_out, &r), 0);
+    assert_int_equal(shmpool_apply_async(pool, slow_inc, NULL, &slow, sizeof slow, &slow_out, sizeof slow_out, &again), 0);
+    shmpool_result_free(again); /* still queued or running: cancelled or waited for */
+    shmpool_result_free(r);
+    y = -1;
+    assert_int_equal(shmpool_apply_async(pool, slow_inc, NULL, &x, sizeof x, &y, sizeof y, &r), 0);
+    assert_int_equal(shmpool_result_ready(r), 0);
+    assert_int_equal(shmpool_result_get(r, 5000), 0);
+    assert_int_equal(y, 4);
+    shmpool_result_free(r);
+
+    /* A starmap with staged columns (a list of blocks freed at harvest), then tiny applies. */
+    int64_t a[300], out[300];
+    int32_t b[300];
+    for (int i = 0; i < 300; i++)
+        a[i] = i, b[i] = i + 1;
+    const void *cols[] = {a, b};
+    size_t sizes[] = {sizeof a[0], sizeof b[0]};
+    assert_int_equal(shmpool_starmap_async(pool, doubler_adder, NULL, 2, cols, sizes, out, sizeof out[0], 300, 0, &r), 0);
+    assert_int_equal(shmpool_result_get(r, 5000), 0);
+    shmpool_result_free(r);
+    for (int64_t i = 0; i < 1000; i++) {
+        assert_int_equal(shmpool_apply_async(pool, sq, NULL, &i, sizeof i, &y, sizeof y, &r), 0);
+        assert_int_equal(shmpool_result_get(r, 5000), 0);
+        assert_int_equal(y, i * i);
+        assert_int_equal(shmpool_result_error(r, &index), 0);
+        shmpool_result_free(r);
+    }
+    assert_int_equal(out[299], 2 * 299 + 2 * 300);
+}
+
 static void test_bad_arguments_are_einval_or_eoverflow_never_a_crash(void **state) {
     (void)state;
     double x[4] = {0}, y[4];
@@ -396,6 +471,7 @@ int main(void) {
         cmocka_unit_test(test_more_async_tasks_than_ring_slots_wait_instead_of_failing),
         cmocka_unit_test(test_a_failing_item_fails_the_job_with_the_lowest_index_and_keeps_other_results),
         cmocka_unit_test(test_a_failing_range_fails_for_with_its_first_index),
+        cmocka_unit_test(test_a_reused_result_starts_clean_whatever_its_last_job_left),
         cmocka_unit_test(test_bad_arguments_are_einval_or_eoverflow_never_a_crash),
         cmocka_unit_test(test_several_parent_threads_submit_at_once),
     };

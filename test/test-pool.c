@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,58 @@ static void test_a_pool_created_from_a_short_lived_thread_keeps_its_workers(void
     shmpool_destroy(p);
 }
 
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* A task that can only succeed while another runs at the same time. */
+static int meet_the_other(const void *in, void *out, void *ctx) {
+    (void)in;
+    _Atomic int *arrived = ctx;
+    atomic_fetch_add(arrived, 1);
+    for (int i = 0; i < 5000 && atomic_load(arrived) < 2; i++)
+        sleep_ms(1);
+    *(pid_t *)out = getpid();
+    return atomic_load(arrived) >= 2 ? 0 : -ETIMEDOUT;
+}
+
+/* Two such tasks: both workers must be awake for them, so each wake-up reached its own worker. */
+static void two_must_meet(shmpool *p, pid_t pids[2]) {
+    _Atomic int *arrived = shmpool_alloc(p, sizeof *arrived);
+    assert_non_null(arrived);
+    shmpool_result *r[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(shmpool_apply_async(p, meet_the_other, (void *)arrived, NULL, 0, &pids[i],
+                                             sizeof pids[i], &r[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(shmpool_result_get(r[i], 10000), 0);
+        shmpool_result_free(r[i]);
+    }
+    assert_int_not_equal(pids[0], pids[1]);
+    assert_int_equal(shmpool_free(p, (void *)arrived), 0);
+}
+
+static void test_each_sleeping_worker_is_woken_also_after_one_was_killed_asleep(void **state) {
+    (void)state;
+    shmpool *p;
+    assert_int_equal(shmpool_create(&p, &quiet2), 0);
+    pid_t pids[2];
+    for (int round = 0; round < 3; round++) {
+        sleep_ms(50); /* long past the spin: both workers sleep */
+        two_must_meet(p, pids);
+    }
+    sleep_ms(50);
+    kill(pids[0], SIGKILL); /* asleep: its replacement must be wakeable, nobody else's wake lost */
+    for (int round = 0; round < 3; round++) {
+        sleep_ms(50);
+        pid_t again[2];
+        two_must_meet(p, again);
+        assert_true(again[0] != pids[0] && again[1] != pids[0]);
+    }
+    shmpool_destroy(p);
+}
+
 static void test_strerror_explains_every_code(void **state) {
     (void)state;
     assert_string_equal(shmpool_strerror(0), "success");
@@ -285,6 +338,7 @@ int main(void) {
         cmocka_unit_test(test_two_hundred_create_destroy_cycles_leave_nothing_behind),
         cmocka_unit_test(test_max_tasks_per_worker_replaces_workers_and_keeps_results),
         cmocka_unit_test(test_a_pool_created_from_a_short_lived_thread_keeps_its_workers),
+        cmocka_unit_test(test_each_sleeping_worker_is_woken_also_after_one_was_killed_asleep),
         cmocka_unit_test(test_strerror_explains_every_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
