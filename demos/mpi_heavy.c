@@ -6,7 +6,7 @@
  *
  *     mpirun -np 2 mpi_heavy                        random data from --seed, as heavy makes it
  *     mpirun -np 2 mpi_heavy --input x.npy          every rank loads the file into its shared memory
- *     mpirun -np 2 mpi_heavy --repeat 5             times the collective job five times
+ *     mpirun -np 2 mpi_heavy --warmup 2 --repeat 5  times the collective job five times
  *     mpirun -np 2 mpi_heavy --claims 200000        the rate of cross-rank chunk claims
  */
 #define _POSIX_C_SOURCE 200809L
@@ -35,6 +35,16 @@ static int heavy_chunk(void *ctx, size_t begin, size_t end) {
     return 0;
 }
 
+/* Read one double per page of x: a worker's first read of a page is what is slow on some VMs. */
+static int touch_pages(void *ctx, size_t begin, size_t end) {
+    const struct job *j = ctx;
+    volatile double sink = 0;
+    for (size_t i = begin; i < end; i++)
+        sink += j->x[i * 512 < j->n ? i * 512 : j->n - 1];
+    (void)sink;
+    return 0;
+}
+
 static int nothing(void *ctx, size_t begin, size_t end) {
     (void)ctx, (void)begin, (void)end;
     return 0;
@@ -58,13 +68,16 @@ static void usage(FILE *f) {
                "  --n, --chunks, --seed, --input  as heavy (defaults 40000000, 4, 1)\n"
                "  --workers W  workers per rank (default: the rank's usable cores)\n"
                "  --repeat K   run the job K times; print each compute time and the median\n"
+               "  --warmup U   first read every page of x on this rank's workers, then run the\n"
+               "               job U times untimed (a process's first read of a page is slow on\n"
+               "               some VMs, ~10 us, even with its page tables populated)\n"
                "  --claims M   instead: an empty shmpool_for over M chunks of one item, to measure\n"
                "               cross-rank claims (chunks/s and claims/s)\n");
 }
 
 int main(int argc, char **argv) {
     size_t n = 40000000, nchunks_req = 4, claims_chunks = 0;
-    unsigned workers = 0, repeat = 1;
+    unsigned workers = 0, repeat = 1, warmup = 0;
     uint64_t seed = 1;
     const char *input = NULL;
     for (int i = 1; i < argc; i++) {
@@ -84,6 +97,8 @@ int main(int argc, char **argv) {
             input = v, i++;
         } else if (v && !strcmp(a, "--repeat")) {
             repeat = (unsigned)strtoul(v, NULL, 0), i++;
+        } else if (v && !strcmp(a, "--warmup")) {
+            warmup = (unsigned)strtoul(v, NULL, 0), i++;
         } else if (v && !strcmp(a, "--claims")) {
             claims_chunks = strtoull(v, NULL, 0), i++;
         } else {
@@ -174,6 +189,25 @@ int main(int argc, char **argv) {
                shmpool_workers(pool), shmpool_mpi_total_workers(pool), t_create, heavy_sum_clone());
 
     double total = 0;
+    if (warmup) { /* a local (not collective) pass over every page, on this rank's workers */
+        shmpool_result *r;
+        rc = shmpool_for_async(pool, touch_pages, j, (n + 511) / 512, 0, &r);
+        if (!rc) {
+            rc = shmpool_result_get(r, -1);
+            shmpool_result_free(r);
+        }
+        if (rc)
+            MPI_Abort(MPI_COMM_WORLD, 1); /* the others may already be in a collective */
+    }
+    for (unsigned k = 0; k < warmup && !rc; k++) {
+        rc = shmpool_for(pool, heavy_chunk, j, nchunks, 1);
+        if (rc)
+            fprintf(stderr, "mpi_heavy: rank %d: %s\n", rank, shmpool_mpi_strerror(pool, rc));
+    }
+    if (rc) {
+        free(times);
+        goto out;
+    }
     for (unsigned k = 0; k < repeat; k++) {
         MPI_Barrier(MPI_COMM_WORLD); /* every rank starts the clock together */
         t0 = MPI_Wtime();
