@@ -102,6 +102,25 @@ static int read_header(int fd, bool regular, struct shmpool__npy_header *h) {
     return rc;
 }
 
+/* The header, and for a regular file the check that the data is exactly as long as it says:
+   before any memory is taken, so a truncated file costs nothing. */
+static int read_checked_header(int fd, const struct stat *st, struct shmpool__npy_header *h) {
+    bool regular = S_ISREG(st->st_mode);
+    int rc = read_header(fd, regular, h);
+    if (!rc && regular && (uint64_t)st->st_size - h->data_offset != h->nbytes)
+        rc = -EPROTO;
+    return rc;
+}
+
+/* What the header says, into arr (data not touched). */
+static void describe(shmpool_array *arr, const struct shmpool__npy_header *h) {
+    arr->dtype = h->dtype;
+    arr->ndim = h->ndim;
+    memcpy(arr->shape, h->shape, sizeof arr->shape);
+    arr->count = h->count;
+    arr->nbytes = h->nbytes;
+}
+
 /* After the data of a stream: one more byte means the file is longer than its header says. */
 static int expect_eof(int fd) {
     for (;;) {
@@ -119,12 +138,9 @@ static int expect_eof(int fd) {
 static int load_npy(shmpool *pool, int fd, const struct stat *st, shmpool_array *arr) {
     bool regular = S_ISREG(st->st_mode);
     struct shmpool__npy_header h;
-    int rc = read_header(fd, regular, &h);
+    int rc = read_checked_header(fd, st, &h);
     if (rc)
         return rc;
-    /* Check the size before taking any memory: a truncated file costs nothing. */
-    if (regular && (uint64_t)st->st_size - h.data_offset != h.nbytes)
-        return -EPROTO;
     void *data;
     if ((rc = alloc_data(pool, h.nbytes, &data)))
         return rc;
@@ -136,12 +152,8 @@ static int load_npy(shmpool *pool, int fd, const struct stat *st, shmpool_array 
         (void)shmpool_free(pool, data);
         return rc;
     }
+    describe(arr, &h);
     arr->data = data;
-    arr->dtype = h.dtype;
-    arr->ndim = h.ndim;
-    memcpy(arr->shape, h.shape, sizeof arr->shape);
-    arr->count = h.count;
-    arr->nbytes = h.nbytes;
     return 0;
 }
 
@@ -166,11 +178,9 @@ static int load_npy_rows(shmpool *pool, int fd, const struct stat *st, size_t fi
     if (!S_ISREG(st->st_mode))
         return -ESPIPE; /* a stream cannot skip to a row */
     struct shmpool__npy_header h;
-    int rc = read_header(fd, true, &h);
+    int rc = read_checked_header(fd, st, &h);
     if (rc)
         return rc;
-    if ((uint64_t)st->st_size - h.data_offset != h.nbytes)
-        return -EPROTO;
     if (h.ndim == 0)
         return -EINVAL; /* a 0-d array has no rows */
     size_t rows = h.shape[0];
@@ -180,15 +190,14 @@ static int load_npy_rows(shmpool *pool, int fd, const struct stat *st, size_t fi
     if ((rc = alloc_data(pool, got * row_bytes, &data)))
         return rc;
     struct shmpool__io io = io_for(pool);
-    rc = shmpool__io_read(&io, fd, data, got * row_bytes, h.data_offset + first * row_bytes);
+    rc = shmpool__io_read(&io, fd, data, got * row_bytes,
+                          h.data_offset + (got ? first * row_bytes : 0)); /* no overflow past the end */
     if (rc) {
         (void)shmpool_free(pool, data);
         return rc;
     }
+    describe(arr, &h);
     arr->data = data;
-    arr->dtype = h.dtype;
-    arr->ndim = h.ndim;
-    memcpy(arr->shape, h.shape, sizeof arr->shape);
     arr->shape[0] = got;
     arr->count = rows ? h.count / rows * got : 0;
     arr->nbytes = got * row_bytes;
@@ -205,18 +214,11 @@ int shmpool_array_stat(const char *path, shmpool_array *arr) {
     if (rc)
         return rc;
     struct shmpool__npy_header h;
-    rc = read_header(fd, S_ISREG(st.st_mode), &h);
+    rc = read_checked_header(fd, &st, &h);
     close(fd);
-    if (!rc && S_ISREG(st.st_mode) && (uint64_t)st.st_size - h.data_offset != h.nbytes)
-        rc = -EPROTO;
-    if (rc)
-        return rc;
-    arr->dtype = h.dtype;
-    arr->ndim = h.ndim;
-    memcpy(arr->shape, h.shape, sizeof arr->shape);
-    arr->count = h.count;
-    arr->nbytes = h.nbytes;
-    return 0;
+    if (!rc)
+        describe(arr, &h);
+    return rc;
 }
 
 int shmpool_array_load_rows(shmpool *pool, const char *path, size_t first_row, size_t nrows,

@@ -52,15 +52,12 @@ static uint64_t pid_space(void) {
     return h ^ (uint64_t)st.st_dev;
 }
 
-/* Collective; every rank learns whether every rank succeeded (min of the codes). */
-static int agree(MPI_Comm comm, int rc) {
+int shmpool__mpi_agree(MPI_Comm comm, int rc) {
     int all = rc;
     if (MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
         return -EIO;
     return all;
 }
-
-int shmpool__mpi_agree(MPI_Comm comm, int rc) { return agree(comm, rc); }
 
 int shmpool_mpi_attach(shmpool *pool, MPI_Comm comm) {
     if (!pool || comm == MPI_COMM_NULL || !shmpool__mpi_ready())
@@ -86,7 +83,7 @@ int shmpool_mpi_attach(shmpool *pool, MPI_Comm comm) {
     struct summary *summaries = calloc((size_t)size, sizeof *summaries);
     if ((!peers || !summaries) && !rc)
         rc = -ENOMEM;
-    if ((rc = agree(dup, rc)))
+    if ((rc = shmpool__mpi_agree(dup, rc)))
         goto fail;
     if (MPI_Allgather(&me, sizeof me, MPI_BYTE, peers, sizeof me, MPI_BYTE, dup) != MPI_SUCCESS) {
         rc = -EIO;
@@ -119,14 +116,14 @@ int shmpool_mpi_attach(shmpool *pool, MPI_Comm comm) {
         *d->counter = 0;
         MPI_Win_sync(d->win);
     }
-    if ((rc = agree(dup, locked ? 0 : -EIO))) {
+    if ((rc = shmpool__mpi_agree(dup, locked ? 0 : -EIO))) {
         if (locked)
             MPI_Win_unlock_all(d->win);
         MPI_Win_free(&d->win);
         goto fail;
     }
     int mine = shmpool__dist_attach(pool, &mpi_ops, d);
-    if ((rc = agree(dup, mine))) { /* another thread attached meanwhile, on some rank */
+    if ((rc = shmpool__mpi_agree(dup, mine))) { /* another thread attached meanwhile, on some rank */
         if (!mine)
             shmpool__dist_detach(pool);
         detach(d);
@@ -163,7 +160,7 @@ int shmpool_mpi_create(shmpool **pool, MPI_Comm comm, const shmpool_options *opt
         return -EINVAL;
     shmpool *p = NULL;
     int rc = shmpool_create(&p, opt);
-    rc = agree(comm, rc);
+    rc = shmpool__mpi_agree(comm, rc);
     if (!rc)
         rc = shmpool_mpi_attach(p, comm);
     if (rc) {

@@ -36,9 +36,7 @@ int shmpool_mpi_array_load(shmpool *pool, const char *path, shmpool_array *arr,
         }
     }
     /* All or nothing: the first error of any rank (the lowest code) on every rank. */
-    int all = rc;
-    if (MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, d->comm) != MPI_SUCCESS && !all)
-        all = -EIO;
+    int all = shmpool__mpi_agree(d->comm, rc);
     if (all && !rc)
         shmpool_array_free(pool, arr);
     if (all && first_row)

@@ -57,8 +57,6 @@ struct mpi_dist {
 
 /* run.c: a collective map/starmap/for (struct dist_ops.run). */
 int shmpool__mpi_run(void *state, shmpool *p, const struct request *q);
-/* Keep MPI progressing (one-sided requests to this rank's window are served here). */
-void shmpool__mpi_progress(struct mpi_dist *d);
 /* Wait for req while keeping MPI progressing; SHMPOOL_EPEER if a peer on this host died. */
 int shmpool__mpi_wait(struct mpi_dist *d, MPI_Request *req);
 /* The distribution attached to pool, or NULL. */

@@ -65,7 +65,8 @@ static void sleep_ns(uint64_t ns) {
     nanosleep(&ts, NULL);
 }
 
-void shmpool__mpi_progress(struct mpi_dist *d) {
+/* Keep MPI progressing: one-sided requests to this rank's window are served here. */
+static void mpi_progress(struct mpi_dist *d) {
     int flag;
     MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, d->comm, &flag, MPI_STATUS_IGNORE);
 }
@@ -91,23 +92,51 @@ static int peer_lost(struct mpi_dist *d, int r) {
     return SHMPOOL_EPEER;
 }
 
+/* How a parent waits: a few yields, then sleep slices from POLL_MIN_NS doubling to the rank's
+   maximum, and every PEER_CHECK_NS a look for a dead peer. */
+struct backoff {
+    unsigned polls;
+    uint64_t slice, max, next_check;
+};
+
+static void backoff_init(const struct mpi_dist *d, struct backoff *b, unsigned yields) {
+    b->polls = POLL_YIELDS - yields;
+    b->slice = 0;
+    b->max = d->rank == 0 ? POLL_MAX_HOST_NS : POLL_MAX_NS;
+    b->next_check = now_ns() + PEER_CHECK_NS;
+}
+
+/* Something happened: start again with yields. */
+static void backoff_reset(struct backoff *b) { b->polls = 0; }
+
+/* Wait one slice. SHMPOOL_EPEER (and the pool broken) if a peer it can see has died. */
+static int backoff_wait(struct mpi_dist *d, struct backoff *b) {
+    if (++b->polls > POLL_YIELDS)
+        b->slice = b->slice ? (b->slice * 2 > b->max ? b->max : b->slice * 2) : POLL_MIN_NS;
+    else
+        b->slice = 0;
+    sleep_ns(b->slice);
+    if (now_ns() < b->next_check)
+        return 0;
+    int r = dead_peer(d);
+    if (r >= 0)
+        return peer_lost(d, r);
+    b->next_check = now_ns() + PEER_CHECK_NS;
+    return 0;
+}
+
 int shmpool__mpi_wait(struct mpi_dist *d, MPI_Request *req) {
-    uint64_t slice = POLL_MIN_NS, next_check = now_ns() + PEER_CHECK_NS;
+    struct backoff b;
+    backoff_init(d, &b, 0);
     for (;;) {
         int done = 0;
         if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return -EIO;
         if (done)
             return 0;
-        sleep_ns(slice);
-        uint64_t max = d->rank == 0 ? POLL_MAX_HOST_NS : POLL_MAX_NS;
-        slice = slice * 2 > max ? max : slice * 2;
-        if (now_ns() >= next_check) {
-            int r = dead_peer(d);
-            if (r >= 0)
-                return peer_lost(d, r);
-            next_check = now_ns() + PEER_CHECK_NS;
-        }
+        int rc = backoff_wait(d, &b);
+        if (rc)
+            return rc;
     }
 }
 
@@ -137,18 +166,16 @@ static void stop_everyone(struct run *x) {
         x->exhausted = true;
 }
 
-static int record_block(struct job_record *rec, uint64_t first, uint64_t end) {
-    if (rec->nblocks == rec->cap) {
-        size_t cap = rec->cap ? rec->cap * 2 : 16;
-        uint64_t *b = realloc(rec->blocks, cap * 2 * sizeof *b);
-        if (!b)
-            return -ENOMEM;
-        rec->blocks = b;
-        rec->cap = cap;
-    }
-    rec->blocks[2 * rec->nblocks] = first;
-    rec->blocks[2 * rec->nblocks + 1] = end;
-    rec->nblocks++;
+/* Room for one more block in the record, so that a block that runs is always recorded. */
+static int record_reserve(struct job_record *rec) {
+    if (rec->nblocks < rec->cap)
+        return 0;
+    size_t cap = rec->cap ? rec->cap * 2 : 16;
+    uint64_t *b = realloc(rec->blocks, cap * 2 * sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    rec->blocks = b;
+    rec->cap = cap;
     return 0;
 }
 
@@ -184,16 +211,18 @@ static void claim_and_start(struct run *x, uint64_t *left) {
     uint64_t count = x->nchunks - start < want ? x->nchunks - start : want;
     *left = x->nchunks - start - count;
     shmpool_result *r = NULL;
-    rc = record_block(&x->d->last, start, start + count);
+    struct job_record *rec = &x->d->last;
+    rc = record_reserve(rec);
     if (!rc)
         rc = shmpool__submit_part(x->p, &x->q, start, count, &r);
     if (rc) { /* the block is ours and cannot run: the job fails at its first item */
-        if (x->d->last.nblocks && x->d->last.blocks[2 * (x->d->last.nblocks - 1)] == start)
-            x->d->last.nblocks--; /* it did not run here: gather must not take it from us */
         fail(x, rc, start * x->q.chunk);
         stop_everyone(x);
         return;
     }
+    rec->blocks[2 * rec->nblocks] = start;
+    rec->blocks[2 * rec->nblocks + 1] = start + count;
+    rec->nblocks++;
     x->inflight[x->ninflight++] = (struct part){.r = r, .first_item = start * x->q.chunk};
 }
 
@@ -227,32 +256,25 @@ static size_t unclaimed(const struct run *x) {
 /* This rank's share of the job: claim, run, until the counter is past the end and every local
    part has ended. Returns nonzero only if a peer on this host died. */
 static int run_parts(struct run *x) {
-    uint64_t left = x->nchunks, next_check = now_ns() + PEER_CHECK_NS, slice = 0;
-    uint64_t max_slice = x->d->rank == 0 ? POLL_MAX_HOST_NS : POLL_MAX_NS;
-    unsigned polls = 0;
+    uint64_t left = x->nchunks;
+    struct backoff b;
+    backoff_init(x->d, &b, POLL_YIELDS);
     for (;;) {
         reap(x);
         if (!x->exhausted && x->ninflight < MAX_INFLIGHT && unclaimed(x) == 0) {
             claim_and_start(x, &left);
-            polls = 0;
+            backoff_reset(&b);
             continue;
         }
         if (x->exhausted && x->ninflight == 0)
             return 0;
-        shmpool__mpi_progress(x->d);
-        slice = ++polls <= POLL_YIELDS ? 0 : polls == POLL_YIELDS + 1 ? POLL_MIN_NS : slice * 2;
-        if (slice > max_slice)
-            slice = max_slice;
-        sleep_ns(slice);
-        if (now_ns() >= next_check) {
-            int r = dead_peer(x->d);
-            if (r >= 0) {
-                for (unsigned i = 0; i < x->ninflight; i++)
-                    shmpool_result_free(x->inflight[i].r);
-                x->ninflight = 0;
-                return peer_lost(x->d, r);
-            }
-            next_check = now_ns() + PEER_CHECK_NS;
+        mpi_progress(x->d);
+        int rc = backoff_wait(x->d, &b);
+        if (rc) {
+            for (unsigned i = 0; i < x->ninflight; i++)
+                shmpool_result_free(x->inflight[i].r);
+            x->ninflight = 0;
+            return rc;
         }
     }
 }
