@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,11 +75,27 @@ static void mpi_progress(struct mpi_dist *d) {
 /* A peer whose process is gone, among those this process can see (same kernel boot and pid
    namespace: attach.c): MPI would wait for it forever (unless the runtime ends the job first, as
    mpirun does by default). -1 if none. */
+/* Gone, or a zombie: a killed rank stays a zombie until the MPI runtime reaps it, which may take
+   seconds. */
+static bool process_ended(pid_t pid) {
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return true;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *close_paren = strrchr(buf, ')'); /* the state follows the command name */
+    return close_paren && (close_paren[2] == 'Z' || close_paren[2] == 'X');
+}
+
 static int dead_peer(const struct mpi_dist *d) {
     uint64_t me = d->peers[d->rank].pid_space;
     for (int r = 0; r < d->size; r++)
-        if (r != d->rank && d->peers[r].pid_space == me &&
-            kill((pid_t)d->peers[r].pid, 0) != 0 && errno == ESRCH)
+        if (r != d->rank && d->peers[r].pid_space == me && process_ended((pid_t)d->peers[r].pid))
             return r;
     return -1;
 }
