@@ -38,10 +38,23 @@ SHMPOOL_EXTERN unsigned shmpool_version(void);
  * codes lie below -SHMPOOL_ERRNO_BASE, outside the kernel's errno range.
  */
 #define SHMPOOL_ERRNO_BASE 4096
-/** The pool's fork helper died (killed from outside): the pool can no longer run work. */
-#define SHMPOOL_EHELPER (-(SHMPOOL_ERRNO_BASE + 1))
-/* -(SHMPOOL_ERRNO_BASE + 2) and + 3 are libshmpool_mpi's (shmpool_mpi.h); shmpool_strerror knows
-   them too. */
+/* The library's own codes, one row each: name, offset above SHMPOOL_ERRNO_BASE, message. Each
+   becomes SHMPOOL_<name> == -(SHMPOOL_ERRNO_BASE + offset); shmpool_strerror's messages and the
+   test that every code has one come from this one table (libuv's UV_ERRNO_MAP). EPEER and
+   EMISMATCH are returned by libshmpool_mpi only (shmpool_mpi.h). */
+#define SHMPOOL_ERRNO_MAP(XX)                                                                      \
+    XX(EHELPER, 1, "the pool's fork helper process died; the pool cannot run work any more")       \
+    XX(EPEER, 2, "an MPI rank of the pool stopped answering during a collective call")             \
+    XX(EMISMATCH, 3, "MPI ranks disagree on a collective call's kind, n or chunk (calls not SPMD)") \
+    XX(EMAP, 4, "a worker could not map a shared-memory segment of the pool (its /dev/shm name "    \
+                "was removed, or the worker ran out of file descriptors or address space); the "    \
+                "task did not run: free memory or fds, and do not run `shmpool clean` while a "     \
+                "pool lives")
+
+#define SHMPOOL_ERRNO_ENUM_(name, offset, msg) SHMPOOL_##name = -(SHMPOOL_ERRNO_BASE + (offset)),
+enum shmpool_errno { SHMPOOL_ERRNO_MAP(SHMPOOL_ERRNO_ENUM_) SHMPOOL_ERRNO_END_ = 0 };
+#undef SHMPOOL_ERRNO_ENUM_
+
 /** A worker died while it ran an item: it was killed by signal `sig`. */
 #define SHMPOOL_EKILLED(sig) (-(SHMPOOL_ERRNO_BASE + 0x100 + ((sig) & 0xff)))
 /** A worker called exit()/_exit() with `status` while it ran an item. */

@@ -28,11 +28,10 @@
 extern "C" {
 #endif
 
-/** A rank of the communicator stopped answering during a collective call: the message of
- *  shmpool_mpi_strerror names it. (With Open MPI's defaults, mpirun ends the job first.) */
-#define SHMPOOL_EPEER (-(SHMPOOL_ERRNO_BASE + 2))
-/** Ranks disagree on a collective call's n, chunk or kind: the calls are not SPMD. */
-#define SHMPOOL_EMISMATCH (-(SHMPOOL_ERRNO_BASE + 3))
+/* Its codes are rows of shmpool.h's table of codes (SHMPOOL_ERRNO_MAP):
+   SHMPOOL_EPEER: a rank of the communicator stopped answering during a collective call (the
+   message of shmpool_mpi_strerror names it; with Open MPI's defaults, mpirun ends the job first).
+   SHMPOOL_EMISMATCH: ranks disagree on a collective call's n, chunk or kind (calls not SPMD). */
 /** shmpool_mpi_gather's root meaning "every rank". */
 #define SHMPOOL_MPI_ALL (-1)
 

@@ -27,11 +27,11 @@
 
 #include "ring.h"
 #include "shmpool.h"
+#include "tunables.h"
 
 #define CB_MAGIC 0x53484d50u /* "SHMP" */
 #define CB_LAYOUT 1u
 #define CACHELINE 64
-#define INLINE_BYTES 128      /* apply arguments and results up to this size travel in the job */
 #define NO_ITEM UINT64_MAX    /* worker_slot.item when no item runs */
 #define SEG_NAME_MAX 64
 
@@ -86,7 +86,7 @@ struct job {
     size_t in_size, out_size;
     uint32_t k; /* starmap columns */
     size_t base; /* for: added to the indices passed to fn (a part of a distributed range) */
-    unsigned char inline_in[INLINE_BYTES];
+    unsigned char inline_in[SHMPOOL_INLINE_BYTES];
 
     _Alignas(CACHELINE) _Atomic uint64_t next; /* the next chunk to claim */
     _Atomic uint64_t items_done;
@@ -96,12 +96,12 @@ struct job {
     _Atomic uint32_t nretry;                   /* chunks waiting to be run again */
     sem_t done;                                /* posted once when the job ends */
 
-    _Alignas(CACHELINE) unsigned char inline_out[INLINE_BYTES];
+    _Alignas(CACHELINE) unsigned char inline_out[SHMPOOL_INLINE_BYTES];
 
     _Alignas(CACHELINE) pthread_mutex_t fail_lock; /* robust, process-shared */
     int fail_code;                             /* the lowest failing index's code */
     uint64_t fail_index;                       /* NO_ITEM if none is known */
-    uint64_t retry[16];                        /* indices of chunks to run again (fail_lock) */
+    uint64_t retry[SHMPOOL_MAX_PENDING_RETRIES];                        /* indices of chunks to run again (fail_lock) */
     const char *cols[SHMPOOL_MAX_COLUMNS];
     size_t sizes[SHMPOOL_MAX_COLUMNS];
 };

@@ -57,12 +57,15 @@ int shmpool_error_exit_status(int code) {
 const char *shmpool_strerror(int code) {
     if (code == 0)
         return "success";
-    if (code == SHMPOOL_EHELPER)
-        return "the pool's fork helper process died; the pool cannot run work any more";
-    if (code == -(SHMPOOL_ERRNO_BASE + 2)) /* SHMPOOL_EPEER, shmpool_mpi.h */
-        return "an MPI rank of the pool stopped answering during a collective call";
-    if (code == -(SHMPOOL_ERRNO_BASE + 3)) /* SHMPOOL_EMISMATCH, shmpool_mpi.h */
-        return "MPI ranks disagree on a collective call's kind, n or chunk (calls not SPMD)";
+    switch (code) {
+#define XX(name, offset, msg)                                                                      \
+    case SHMPOOL_##name:                                                                           \
+        return msg;
+        SHMPOOL_ERRNO_MAP(XX)
+#undef XX
+    default:
+        break;
+    }
     if (code == -ENOSPC)
         return enospc_message();
     if (code == -ESHUTDOWN)

@@ -13,16 +13,16 @@
 #include "arena.h"
 #include "clock.h"
 #include "job.h"
+#include "tunables.h"
 #include "worker.h"
 
-#define MAX_WORKERS_LOCAL 1024
 
 struct helper {
     struct control *cb;
     struct seg_view *view;
-    bool respawn[MAX_WORKERS_LOCAL];      /* slot wants a new worker */
-    int deferred_rc[MAX_WORKERS_LOCAL];   /* a replacement died starting: fail a task, then respawn */
-    _Atomic uint64_t lost_claim[MAX_WORKERS_LOCAL]; /* ring claims of dead workers left to repair */
+    bool respawn[SHMPOOL_MAX_WORKERS];      /* slot wants a new worker */
+    int deferred_rc[SHMPOOL_MAX_WORKERS];   /* a replacement died starting: fail a task, then respawn */
+    _Atomic uint64_t lost_claim[SHMPOOL_MAX_WORKERS]; /* ring claims of dead workers left to repair */
     bool killed_all;
     bool starting; /* the first workers are starting: deaths are create's failures */
 };
@@ -94,7 +94,7 @@ static void push_again(struct control *cb, uint64_t d) {
 /* A dead consumer's ring claim: release the cell it won, push back what it had not consumed. */
 static bool repair_claim(struct helper *h, unsigned slot, uint64_t held) {
     struct control *cb = h->cb;
-    _Atomic uint64_t *others[MAX_WORKERS_LOCAL];
+    _Atomic uint64_t *others[SHMPOOL_MAX_WORKERS];
     size_t n = live_claims(cb, slot, others);
     uint64_t item = 0;
     switch (ring_repair_claim(cb_ring(cb), &h->lost_claim[slot], others, n, &item)) {
@@ -330,7 +330,7 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
 }
 
 int shmpool__helper_start(struct control *cb, struct seg_view *helper_view) {
-    if (cb->nworkers > MAX_WORKERS_LOCAL)
+    if (cb->nworkers > SHMPOOL_MAX_WORKERS)
         return -EINVAL;
     fflush(NULL); /* so no child inherits, and later flushes twice, what the program buffered */
     pid_t pid = fork();

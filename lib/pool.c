@@ -15,13 +15,9 @@
 #include "clock.h"
 #include "helper.h"
 #include "job.h"
+#include "tunables.h"
 #include "worker.h"
 
-#define DEFAULT_DEPTH 256u
-#define DEFAULT_SEGS 4096u
-#define DEFAULT_SPIN_US 50u
-#define MAX_WORKERS 1024u
-#define SLICE_NS (50u * 1000u * 1000u) /* how often a wait looks at the helper's health */
 
 unsigned shmpool_version(void) {
     return (SHMPOOL_VERSION_MAJOR << 16) | (SHMPOOL_VERSION_MINOR << 8) | SHMPOOL_VERSION_PATCH;
@@ -44,7 +40,8 @@ static int check_options(const shmpool_options *o) {
     for (size_t i = 0; i < sizeof o->reserved_ / sizeof o->reserved_[0]; i++)
         if (o->reserved_[i])
             return -EINVAL;
-    if (o->workers > MAX_WORKERS || o->queue_depth > (1u << 20) || o->max_segments > (1u << 20))
+    if (o->workers > SHMPOOL_MAX_WORKERS || o->queue_depth > SHMPOOL_MAX_DEPTH ||
+        o->max_segments > SHMPOOL_MAX_SEGMENTS)
         return -EINVAL;
     return 0;
 }
@@ -123,7 +120,7 @@ int shmpool__pool_wait_job(shmpool *p, shmpool_result *r, uint64_t deadline) {
         uint64_t now = shmpool__now_ns();
         if (now >= deadline)
             return -ETIMEDOUT;
-        uint64_t slice = deadline - now < SLICE_NS ? deadline : now + SLICE_NS;
+        uint64_t slice = deadline - now < SHMPOOL_HEALTH_SLICE_NS ? deadline : now + SHMPOOL_HEALTH_SLICE_NS;
         shmpool__sem_wait_until(&j->done, slice);
         if (!atomic_load_explicit(&j->completed, memory_order_acquire) && !shmpool__pool_alive(p))
             return 0; /* nothing will run it: harvest reports SHMPOOL_EHELPER */
@@ -297,12 +294,12 @@ int shmpool_create(shmpool **pool, const shmpool_options *opt) {
     if (!o.workers)
         o.workers = usable > 0 ? (unsigned)usable : 1;
     if (!o.queue_depth)
-        o.queue_depth = DEFAULT_DEPTH;
+        o.queue_depth = SHMPOOL_DEFAULT_DEPTH;
     o.queue_depth = pow2_at_least(o.queue_depth < 2 ? 2 : o.queue_depth);
     if (!o.max_segments)
-        o.max_segments = DEFAULT_SEGS;
+        o.max_segments = SHMPOOL_DEFAULT_SEGMENTS;
     if (!o.spin_us)
-        o.spin_us = DEFAULT_SPIN_US;
+        o.spin_us = SHMPOOL_DEFAULT_SPIN_US;
     if (!o.arena_bytes)
         o.arena_bytes = default_arena();
     o.arena_bytes = (o.arena_bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
@@ -358,7 +355,7 @@ int shmpool_create(shmpool **pool, const shmpool_options *opt) {
 
     /* Every worker reports once: ready, or its initializer's code. */
     for (unsigned started = 0; started < o.workers;) {
-        if (shmpool__sem_wait_until(&cb->started, shmpool__now_ns() + SLICE_NS) == 0) {
+        if (shmpool__sem_wait_until(&cb->started, shmpool__now_ns() + SHMPOOL_HEALTH_SLICE_NS) == 0) {
             started++;
         } else if (helper_gone(p)) {
             rc = SHMPOOL_EHELPER;

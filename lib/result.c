@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "job.h"
 #include "pool.h"
+#include "tunables.h"
 
 /* Under valgrind's memcheck, bytes that a worker wrote into shared memory keep, in the parent's
    shadow, whatever definedness the parent last gave them (memcheck sees one process): staged
@@ -78,10 +79,6 @@ static void harvest(shmpool_result *r, bool copy_back) {
     atomic_store_explicit(&r->harvested, true, memory_order_release);
 }
 
-/* At most this many freed results are kept for reuse (32 MiB; the rest go back to malloc). What
-   malloc gets back is trimmed, and faulted in again on the next burst of submits: a page holds 32
-   results and a fault costs 15-40 µs on our VM, about a task's whole cost each. */
-#define MAX_SPARE 262144u
 
 shmpool_result *shmpool__result_new(shmpool *p, size_t total) {
     shmpool_result *r = p->spare;
@@ -114,7 +111,7 @@ void shmpool__result_recycle(shmpool_result *r) {
         p->results = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    if (p->nspare >= MAX_SPARE) {
+    if (p->nspare >= SHMPOOL_MAX_SPARE_RESULTS) {
         free(r);
         return;
     }

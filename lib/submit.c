@@ -11,10 +11,7 @@
 #include "helper.h"
 #include "job.h"
 #include "pool.h"
-
-/* At most this many chunks per job: every claim adds 1 to a 64-bit counter, also the claims that
-   find the job stopped, so a job far below 2^64 chunks can never wrap it. */
-#define MAX_CHUNKS ((size_t)1 << 62)
+#include "tunables.h"
 
 
 static int mul_overflows(size_t a, size_t b, size_t *out) { return __builtin_mul_overflow(a, b, out); }
@@ -125,7 +122,7 @@ static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_res
     else if (q->kind == JOB_STARMAP)
         rc = place_columns(p, q, n, r, at);
     else if (q->kind == JOB_APPLY && q->in) {
-        if (q->in_size <= INLINE_BYTES && shmpool__arena_contains(p->arena, q->in, q->in_size) == 0)
+        if (q->in_size <= SHMPOOL_INLINE_BYTES && shmpool__arena_contains(p->arena, q->in, q->in_size) == 0)
             at->in_inline = true;
         else
             rc = place(p, q->in, q->in_size, true, &at->in, &r->staged_in);
@@ -134,7 +131,7 @@ static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_res
         size_t ob = n * q->out_size;
         r->user_out = q->out;
         r->out_bytes = ob;
-        if (q->kind == JOB_APPLY && ob <= INLINE_BYTES &&
+        if (q->kind == JOB_APPLY && ob <= SHMPOOL_INLINE_BYTES &&
             shmpool__arena_contains(p->arena, q->out, ob) == 0)
             r->out_inline = true;
         else /* staged out starts as a copy of out, so items that never run keep their values */
@@ -181,7 +178,7 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     }
     uint32_t slot = 0;
     struct placed at;
-    rc = nchunks > MAX_CHUNKS ? -EOVERFLOW : place_data(p, q, n, r, &at);
+    rc = nchunks > SHMPOOL_MAX_CHUNKS ? -EOVERFLOW : place_data(p, q, n, r, &at);
     if (!rc)
         rc = shmpool__pool_take_slot(p, &slot);
     if (rc) {

@@ -324,6 +324,19 @@ static void test_strerror_explains_every_code(void **state) {
     assert_int_equal(shmpool_error_exit_status(SHMPOOL_EEXITED(255)), 255);
     assert_int_equal(shmpool_error_exit_status(-EINVAL), -1);
     assert_int_equal(shmpool_version() >> 16, SHMPOOL_VERSION_MAJOR);
+    /* every row of the table of codes has its own message, and distinct codes */
+    static const struct { int code; const char *msg; } table[] = {
+#define XX(name, offset, msg) {SHMPOOL_##name, msg},
+        SHMPOOL_ERRNO_MAP(XX)
+#undef XX
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        assert_true(table[i].code < -SHMPOOL_ERRNO_BASE);
+        assert_string_equal(shmpool_strerror(table[i].code), table[i].msg);
+        for (size_t k = 0; k < i; k++)
+            assert_int_not_equal(table[i].code, table[k].code);
+    }
+    assert_string_equal(shmpool_strerror(-(SHMPOOL_ERRNO_BASE + 99)), "unknown error code");
 }
 
 int main(void) {

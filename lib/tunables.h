@@ -1,0 +1,52 @@
+/* Every limit and tunable of the library in one place, each with the reason for its value. A
+ * number that appears in a .c file instead of here is either a unit conversion or a mistake. */
+#ifndef SHMPOOL_TUNABLES_H
+#define SHMPOOL_TUNABLES_H
+
+#include <stddef.h>
+
+/* ---- Limits users can reach (shmpool_options are checked against them: -EINVAL above) ---- */
+
+/* Workers per pool. The helper keeps fixed per-worker arrays (no malloc after fork), and a pool
+   far wider than any machine's cores only adds wake-up scans. */
+#define SHMPOOL_MAX_WORKERS 1024u
+/* queue_depth and max_segments: both size arrays in the control block, mapped at create. */
+#define SHMPOOL_MAX_DEPTH (1u << 20)
+#define SHMPOOL_MAX_SEGMENTS (1u << 20)
+/* Chunks per job: every claim adds 1 to a 64-bit counter, also the claims that find the job
+   stopped, so a job far below 2^64 chunks can never wrap it. */
+#define SHMPOOL_MAX_CHUNKS ((size_t)1 << 62)
+
+/* ---- Defaults (a zero option) ---- */
+
+/* Jobs in flight: enough that apply_async bursts rarely meet back-pressure, small enough that the
+   control block stays ~100 KiB (each job slot is five cache lines). */
+#define SHMPOOL_DEFAULT_DEPTH 256u
+/* Live shmpool_alloc blocks (and staging blocks) at once. */
+#define SHMPOOL_DEFAULT_SEGMENTS 4096u
+/* How long idle workers and waiting callers spin before they sleep: longer than a futex round trip
+   on a VM (~20-40 us), short enough that an idle pool costs nothing measurable. */
+#define SHMPOOL_DEFAULT_SPIN_US 50u
+
+/* ---- Sizes inside the control block ---- */
+
+/* apply arguments and results up to this size travel in the job slot itself (no staging block). */
+#define SHMPOOL_INLINE_BYTES 128
+/* Chunks of one job waiting to be run again after their worker died (task_retries). More dead
+   workers than this in one job at once fail the job instead of queueing: say so, never drop. */
+#define SHMPOOL_MAX_PENDING_RETRIES 16
+
+/* ---- Waiting ---- */
+
+/* A parent waiting for a job wakes at least this often to look at the helper's health: a dead
+   helper is noticed within one slice. */
+#define SHMPOOL_HEALTH_SLICE_NS (50u * 1000u * 1000u)
+
+/* ---- The parent's memory ---- */
+
+/* At most this many freed results are kept for reuse (32 MiB; the rest go back to malloc). What
+   malloc gets back is trimmed, and faulted in again on the next burst of submits: a page holds 32
+   results and a fault costs 15-40 us on our VM, about a task's whole cost each. */
+#define SHMPOOL_MAX_SPARE_RESULTS 262144u
+
+#endif
