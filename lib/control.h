@@ -100,7 +100,7 @@ struct job {
 
     _Alignas(CACHELINE) pthread_mutex_t fail_lock; /* robust, process-shared */
     int fail_code;                             /* the lowest failing index's code */
-    uint64_t fail_index;                       /* NO_ITEM if none is known */
+    _Atomic uint64_t fail_index;               /* NO_ITEM if none is known; only falls */
     uint64_t retry[SHMPOOL_MAX_PENDING_RETRIES];                        /* indices of chunks to run again (fail_lock) */
     const char *cols[SHMPOOL_MAX_COLUMNS];
     size_t sizes[SHMPOOL_MAX_COLUMNS];

@@ -3,7 +3,7 @@
 #include <stdatomic.h>
 
 #include "dist.h"
-#include "pool.h"
+#include "result.h"
 
 int shmpool__dist_attach(shmpool *p, const struct dist_ops *ops, void *state) {
     if (!p || !ops || !ops->run)

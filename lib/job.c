@@ -28,25 +28,45 @@ void shmpool__job_fail(struct job *j, uint64_t index, int code) {
     shmpool__job_stop(j, STOP_FAILED);
 }
 
+/* Whether claimed chunk c is dropped: after a cancel every one; after a failure those that start
+   above the lowest failing index. Chunks below it still run to their end (the serial loop's
+   `break`: out[0 .. index) is complete, and a lower failing item is still found). fail_index only
+   falls and is written before `stop`, so a stale read runs a chunk that could have been dropped,
+   never drops one that must run. */
+static bool skip_chunk(const struct job *j, uint64_t c) {
+    uint32_t stop = atomic_load(&j->stop);
+    if (stop == STOP_NONE)
+        return false;
+    if (stop == STOP_CANCELLED)
+        return true;
+    return c * j->chunk > atomic_load(&j->fail_index);
+}
+
 void shmpool__job_stop(struct job *j, enum job_stop why) {
-    uint32_t none = STOP_NONE;
-    atomic_compare_exchange_strong(&j->stop, &none, (uint32_t)why);
-    /* Chunks not started are dropped now: even if every worker in the job dies, nobody has to come
+    if (why == STOP_CANCELLED) {
+        atomic_store(&j->stop, STOP_CANCELLED); /* overrides a failure: nothing more runs */
+    } else {
+        uint32_t none = STOP_NONE;
+        atomic_compare_exchange_strong(&j->stop, &none, (uint32_t)why);
+    }
+    /* Chunks not claimed yet are dropped now: claims go in increasing order, so every one of them
+       lies above any chunk that failed. Even if every worker in the job dies, nobody has to come
        back to claim them for the job to end. Later fetch_adds only push `next` further. */
     uint64_t next = atomic_load(&j->next);
     while (next < j->nchunks && !atomic_compare_exchange_weak(&j->next, &next, j->nchunks))
         ;
-    lock_robust(&j->fail_lock);
-    atomic_store(&j->nretry, 0);
-    pthread_mutex_unlock(&j->fail_lock);
+    if (why == STOP_CANCELLED) { /* after a failure, retries below the failing index still run */
+        lock_robust(&j->fail_lock);
+        atomic_store(&j->nretry, 0);
+        pthread_mutex_unlock(&j->fail_lock);
+    }
 }
 
 bool shmpool__job_retry(struct job *j, uint64_t c) {
     bool ok = false;
     lock_robust(&j->fail_lock);
     uint32_t n = atomic_load(&j->nretry);
-    if (atomic_load(&j->retries_left) > 0 && n < sizeof j->retry / sizeof j->retry[0] &&
-        atomic_load(&j->stop) == STOP_NONE) {
+    if (atomic_load(&j->retries_left) > 0 && n < SHMPOOL_MAX_PENDING_RETRIES && !skip_chunk(j, c)) {
         atomic_fetch_sub(&j->retries_left, 1);
         j->retry[n] = c;
         atomic_store(&j->nretry, n + 1);
@@ -76,17 +96,26 @@ static bool anyone_in(struct control *cb, uint64_t desc) {
     return false;
 }
 
-void shmpool__job_leave(struct control *cb, _Atomic uint64_t *job_word, _Atomic uint64_t *posting,
-                        uint64_t desc) {
-    struct job *j = cb_job(cb, desc_slot(desc));
-    atomic_store(posting, desc); /* keeps the slot from being retired while we look at it */
-    atomic_store(job_word, 0);
+/* If nothing of the job is left to claim, retry or run, end it: whoever wins the CAS posts once. */
+static void end_if_idle(struct control *cb, struct job *j, uint64_t desc) {
     if (atomic_load(&j->next) >= j->nchunks && atomic_load(&j->nretry) == 0 && !anyone_in(cb, desc)) {
         uint32_t zero = 0;
         if (atomic_compare_exchange_strong(&j->completed, &zero, 1))
             sem_post(&j->done);
     }
+}
+
+void shmpool__job_leave(struct control *cb, _Atomic uint64_t *job_word, _Atomic uint64_t *posting,
+                        uint64_t desc) {
+    struct job *j = cb_job(cb, desc_slot(desc));
+    atomic_store(posting, desc); /* keeps the slot from being retired while we look at it */
+    atomic_store(job_word, 0);
+    end_if_idle(cb, j, desc);
     atomic_store_explicit(posting, 0, memory_order_release);
+}
+
+void shmpool__job_end_if_idle(struct control *cb, uint64_t desc) {
+    end_if_idle(cb, cb_job(cb, desc_slot(desc)), desc);
 }
 
 /* Runs chunk c; returns 0 or the failing item's code (already recorded). */
@@ -156,8 +185,8 @@ enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64
             if (c >= j->nchunks)
                 break;
         }
-        if (atomic_load_explicit(&j->stop, memory_order_relaxed) != STOP_NONE)
-            break; /* claimed after the stop: dropped (shmpool__job_stop moved `next` to the end) */
+        if (atomic_load_explicit(&j->stop, memory_order_relaxed) != STOP_NONE && skip_chunk(j, c))
+            continue; /* cancelled, or above the failing index: dropped; retries may be left */
         if (broken_rc) {
             shmpool__job_fail(j, (uint64_t)c * j->chunk, broken_rc);
             out = JOB_WORKER_EXITS;

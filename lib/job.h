@@ -38,6 +38,9 @@ bool shmpool__job_retry(struct job *j, uint64_t c);
    `posting` is the caller's hazard word, held while it looks at the job after leaving. */
 void shmpool__job_leave(struct control *cb, _Atomic uint64_t *job_word, _Atomic uint64_t *posting,
                         uint64_t desc);
+/* Parent, while it holds the job's slot: end the job now if no worker is in it and nothing is left
+   to claim (a cancelled job still queued in the ring ends without waiting for a free worker). */
+void shmpool__job_end_if_idle(struct control *cb, uint64_t desc);
 /* Parent: start retiring a slot (its descriptors become stale). Returns the old descriptor. */
 uint64_t shmpool__job_retire_begin(struct control *cb, uint32_t slot);
 /* Parent: true once nobody holds the old descriptor; the slot is then reset for reuse. */

@@ -1,16 +1,18 @@
-/* Results (Python's AsyncResult): wait, inspect, cancel, free. A result holds its job slot until
- * its outcome is harvested: copied into the result (code, index, items done) and its outputs copied
- * back to parent memory; then the slot is retired for reuse. */
+/* Results: wait, inspect, cancel, free; harvesting an ended job into its result. */
+#include "result.h"
+
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
 #include "clock.h"
 #include "job.h"
-#include "pool.h"
+#include "owner.h"
 #include "tunables.h"
+#include "wait.h"
 
 /* Under valgrind's memcheck, bytes that a worker wrote into shared memory keep, in the parent's
    shadow, whatever definedness the parent last gave them (memcheck sees one process): staged
@@ -25,6 +27,12 @@
 #ifndef WORKERS_DEFINED
 #define WORKERS_DEFINED(p, n) ((void)(p), (void)(n))
 #endif
+
+static struct job *job_of(const shmpool_result *r) { return cb_job(r->pool->cb, desc_slot(r->desc)); }
+
+bool shmpool__result_job_ended(const shmpool_result *r) {
+    return atomic_load_explicit(&job_of(r)->completed, memory_order_acquire);
+}
 
 void shmpool__result_free_staging(shmpool_result *r) {
     shmpool *p = r->pool;
@@ -42,25 +50,23 @@ void shmpool__result_free_staging(shmpool_result *r) {
     r->staged_in_is_list = false;
 }
 
-static void harvest(shmpool_result *r, bool copy_back);
-
-void shmpool__result_harvest(shmpool_result *r) { harvest(r, true); }
-
-void shmpool__result_discard(shmpool_result *r) { harvest(r, false); }
+static void read_outcome(shmpool_result *r, const struct job *j) {
+    shmpool *p = r->pool;
+    bool ended = atomic_load_explicit(&j->completed, memory_order_acquire);
+    uint64_t index = atomic_load(&j->fail_index);
+    r->done = atomic_load(&j->items_done);
+    r->code = j->fail_code;
+    r->index = index == NO_ITEM ? SIZE_MAX : (size_t)index;
+    if (!ended) /* nothing runs it any more: the pool was terminated or lost its helper */
+        r->code = atomic_load(&p->broken) ? SHMPOOL_EHELPER : -ECANCELED;
+    else if (r->code == 0 && atomic_load(&j->stop) == STOP_CANCELLED && r->done < r->total)
+        r->code = -ECANCELED;
+}
 
 static void harvest(shmpool_result *r, bool copy_back) {
     shmpool *p = r->pool;
-    struct control *cb = p->cb;
-    uint32_t slot = desc_slot(r->desc);
-    struct job *j = cb_job(cb, slot);
-    bool ended = atomic_load_explicit(&j->completed, memory_order_acquire);
-    r->done = atomic_load(&j->items_done);
-    r->code = j->fail_code;
-    r->index = j->fail_index == NO_ITEM ? SIZE_MAX : (size_t)j->fail_index;
-    if (!ended) /* nothing runs it any more: the pool was terminated or lost its helper */
-        r->code = p->broken ? SHMPOOL_EHELPER : -ECANCELED;
-    else if (r->code == 0 && atomic_load(&j->stop) == STOP_CANCELLED && r->done < r->total)
-        r->code = -ECANCELED;
+    struct job *j = job_of(r);
+    read_outcome(r, j);
     if (copy_back && r->out_inline) {
         WORKERS_DEFINED(j->inline_out, r->out_bytes);
         memcpy(r->user_out, j->inline_out, r->out_bytes);
@@ -70,15 +76,11 @@ static void harvest(shmpool_result *r, bool copy_back) {
     }
     if (r->staged_in || r->staged_out)
         shmpool__result_free_staging(r);
-    p->owner[slot] = NULL;
-    uint64_t old = shmpool__job_retire_begin(cb, slot);
-    if (shmpool__job_retire_done(cb, old))
-        p->free_jobs[p->nfree_jobs++] = slot;
-    else
-        p->retiring[p->nretiring++] = old;
+    shmpool__slots_release(&p->slots, p->cb, r->desc);
     atomic_store_explicit(&r->harvested, true, memory_order_release);
 }
 
+void shmpool__result_harvest(shmpool_result *r) { harvest(r, true); }
 
 shmpool_result *shmpool__result_new(shmpool *p, size_t total) {
     shmpool_result *r = p->spare;
@@ -90,6 +92,7 @@ shmpool_result *shmpool__result_new(shmpool *p, size_t total) {
         return NULL;
     }
     r->pool = p;
+    r->magic = RESULT_LIVE;
     r->total = total;
     r->index = SIZE_MAX;
     return r;
@@ -111,45 +114,56 @@ void shmpool__result_recycle(shmpool_result *r) {
         p->results = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    r->prev = NULL;
     if (p->nspare >= SHMPOOL_MAX_SPARE_RESULTS) {
         free(r);
         return;
     }
+    r->magic = RESULT_FREED;
     r->desc = 0; /* a stale handle names no job slot */
     r->next = p->spare;
     p->spare = r;
     p->nspare++;
 }
 
-static bool job_ended(const shmpool_result *r) {
-    return atomic_load_explicit(&cb_job(r->pool->cb, desc_slot(r->desc))->completed,
-                                memory_order_acquire);
+/* Under the lock: wait until r is harvested (by us or another thread) or the deadline passes. The
+   lock is dropped while waiting; r stays valid (only its owner frees it). 0 or -ETIMEDOUT. */
+static int wait_harvested(shmpool_result *r, uint64_t deadline) {
+    shmpool *p = r->pool;
+    while (!r->harvested) {
+        uint64_t d = r->desc;
+        int rc = 0;
+        if (!shmpool__result_job_ended(r)) {
+            shmpool__slots_pin(&p->slots, d);
+            pthread_mutex_unlock(&p->lock);
+            rc = shmpool__wait_job(p, d, deadline);
+            pthread_mutex_lock(&p->lock);
+            shmpool__slots_unpin(&p->slots, d);
+        }
+        if (r->harvested)
+            break;
+        if (rc)
+            return rc;
+        shmpool__result_harvest(r); /* ended, or nothing will end it (code says which) */
+    }
+    return 0;
 }
 
 int shmpool_result_get(shmpool_result *r, int timeout_ms) {
     if (!r)
         return -EINVAL;
+    int rc = shmpool__owner_check(r->pool);
+    if (rc)
+        return rc;
     if (atomic_load_explicit(&r->harvested, memory_order_acquire))
         return r->code; /* harvested (e.g. while a submit waited for a slot): no lock needed */
     shmpool *p = r->pool;
-    uint64_t deadline = shmpool__deadline(timeout_ms);
     pthread_mutex_lock(&p->lock);
-    if (!r->harvested && !job_ended(r)) {
-        r->waiters++;
-        pthread_mutex_unlock(&p->lock);
-        int rc = shmpool__pool_wait_job(p, r, deadline);
-        pthread_mutex_lock(&p->lock);
-        r->waiters--;
-        if (rc) {
-            pthread_mutex_unlock(&p->lock);
-            return rc;
-        }
-    }
-    if (!r->harvested)
-        shmpool__result_harvest(r);
-    int code = r->code;
+    rc = wait_harvested(r, shmpool__deadline(timeout_ms));
+    if (!rc)
+        rc = r->code;
     pthread_mutex_unlock(&p->lock);
-    return code;
+    return rc;
 }
 
 int shmpool_result_error(const shmpool_result *r, size_t *index) {
@@ -158,18 +172,19 @@ int shmpool_result_error(const shmpool_result *r, size_t *index) {
     if (!r)
         return -EINVAL;
     shmpool *p = r->pool;
+    if (shmpool__owner_check(p))
+        return -EPERM;
     pthread_mutex_lock(&p->lock);
     int code = 0;
     size_t idx = SIZE_MAX;
     if (r->harvested) {
         code = r->code;
         idx = r->index;
-    } else {
-        struct job *j = cb_job(p->cb, desc_slot(r->desc));
-        if (atomic_load_explicit(&j->completed, memory_order_acquire)) {
-            code = j->fail_code;
-            idx = j->fail_index == NO_ITEM ? SIZE_MAX : (size_t)j->fail_index;
-        }
+    } else if (shmpool__result_job_ended(r)) {
+        struct job *j = job_of(r);
+        uint64_t fi = atomic_load(&j->fail_index);
+        code = j->fail_code;
+        idx = fi == NO_ITEM ? SIZE_MAX : (size_t)fi;
     }
     pthread_mutex_unlock(&p->lock);
     if (index)
@@ -181,20 +196,22 @@ int shmpool_result_ready(const shmpool_result *r) {
     if (!r)
         return -EINVAL;
     shmpool *p = r->pool;
+    int rc = shmpool__owner_check(p);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&p->lock);
-    int ready = r->harvested ||
-                atomic_load_explicit(&cb_job(p->cb, desc_slot(r->desc))->completed, memory_order_acquire);
+    int ready = r->harvested || shmpool__result_job_ended(r);
     pthread_mutex_unlock(&p->lock);
     return ready ? 1 : 0;
 }
 
 void shmpool_result_progress(const shmpool_result *r, size_t *done, size_t *total) {
     size_t d = 0, t = 0;
-    if (r) {
+    if (r && !shmpool__owner_check(r->pool)) {
         shmpool *p = r->pool;
         pthread_mutex_lock(&p->lock);
         t = r->total;
-        d = r->harvested ? r->done : (size_t)atomic_load(&cb_job(p->cb, desc_slot(r->desc))->items_done);
+        d = r->harvested ? r->done : (size_t)atomic_load(&job_of(r)->items_done);
         pthread_mutex_unlock(&p->lock);
     }
     if (done)
@@ -203,51 +220,114 @@ void shmpool_result_progress(const shmpool_result *r, size_t *done, size_t *tota
         *total = t;
 }
 
+/* Signal the workers now in the job of `desc`. */
+static void signal_workers_in(struct control *cb, uint64_t desc, int sig) {
+    for (unsigned i = 0; i < cb->nworkers; i++) {
+        struct worker_slot *w = cb_worker(cb, i);
+        pid_t pid = atomic_load(&w->pid);
+        if (pid > 0 && atomic_load(&w->job) == desc)
+            kill(pid, sig);
+    }
+}
+
+/* Under the lock, r not harvested: stop its job and wait for what runs. Workers in the job end
+   themselves on SIGUSR1 if, in their own context, they are still in a cancelled job (one that
+   already moved on is not touched); one that is stopped, blocks the signal or does not return from
+   a system call is SIGKILLed after a grace period. A job no worker is in ends here at once. */
+static void cancel_locked(shmpool_result *r) {
+    shmpool *p = r->pool;
+    struct control *cb = p->cb;
+    uint64_t d = r->desc;
+    if (!shmpool__result_job_ended(r)) {
+        shmpool__job_stop(job_of(r), STOP_CANCELLED);
+        shmpool__job_end_if_idle(cb, d);
+        signal_workers_in(cb, d, SIGUSR1);
+    }
+    shmpool__slots_pin(&p->slots, d);
+    pthread_mutex_unlock(&p->lock);
+    uint64_t grace = shmpool__now_ns() + (uint64_t)SHMPOOL_CANCEL_GRACE_MS * 1000000u;
+    if (shmpool__wait_job(p, d, grace) == -ETIMEDOUT) {
+        signal_workers_in(cb, d, SIGKILL);
+        shmpool__wait_job(p, d, UINT64_MAX);
+    }
+    pthread_mutex_lock(&p->lock);
+    shmpool__slots_unpin(&p->slots, d);
+    if (!r->harvested)
+        shmpool__result_harvest(r);
+}
+
 int shmpool_result_cancel(shmpool_result *r) {
     if (!r)
         return -EINVAL;
+    int rc = shmpool__owner_check(r->pool);
+    if (rc)
+        return rc;
     shmpool *p = r->pool;
-    struct control *cb = p->cb;
     pthread_mutex_lock(&p->lock);
-    if (r->harvested) {
-        pthread_mutex_unlock(&p->lock);
-        return 0;
-    }
-    struct job *j = cb_job(cb, desc_slot(r->desc));
-    if (!atomic_load(&j->completed)) {
-        shmpool__job_stop(j, STOP_CANCELLED);
-        /* Workers in the job end themselves on SIGUSR1 if, in their own context, they are still
-           in a cancelled job: a worker that already moved on is not touched. */
-        for (unsigned i = 0; i < cb->nworkers; i++) {
-            struct worker_slot *w = cb_worker(cb, i);
-            pid_t pid = atomic_load(&w->pid);
-            if (pid > 0 && atomic_load(&w->job) == r->desc)
-                kill(pid, SIGUSR1);
-        }
-    }
-    r->waiters++;
-    pthread_mutex_unlock(&p->lock);
-    shmpool__pool_wait_job(p, r, UINT64_MAX);
-    pthread_mutex_lock(&p->lock);
-    r->waiters--;
     if (!r->harvested)
-        shmpool__result_harvest(r);
+        cancel_locked(r);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
 
 void shmpool_result_free(shmpool_result *r) {
-    if (!r)
+    if (!r || shmpool__owner_check(r->pool))
         return;
     shmpool *p = r->pool;
     pthread_mutex_lock(&p->lock);
-    if (!r->harvested && job_ended(r))
-        shmpool__result_harvest(r); /* ended: nothing to cancel, one lock round trip */
-    if (!r->harvested) {
+    if (r->magic != RESULT_LIVE) { /* freed twice: reusing it would hand it to two submissions */
         pthread_mutex_unlock(&p->lock);
-        shmpool_result_cancel(r);
-        pthread_mutex_lock(&p->lock);
+        if (!(p->opt.flags & SHMPOOL_FLAG_QUIET))
+            fprintf(stderr, "shmpool: shmpool_result_free(%p): result freed twice; ignored\n",
+                    (void *)r);
+        return;
     }
+    if (!r->harvested && shmpool__result_job_ended(r))
+        shmpool__result_harvest(r); /* ended: nothing to cancel, one lock round trip */
+    if (!r->harvested)
+        cancel_locked(r);
     shmpool__result_recycle(r);
     pthread_mutex_unlock(&p->lock);
+}
+
+void shmpool__results_stop_all(shmpool *p) {
+    for (shmpool_result *r = p->results; r; r = r->next)
+        if (!r->harvested)
+            shmpool__job_stop(job_of(r), STOP_CANCELLED);
+}
+
+void shmpool__results_wait_all(shmpool *p) {
+    /* Restart from the head after every wait: the lock was dropped, and the result we waited on
+       may have been freed by its owner meanwhile. */
+    for (;;) {
+        shmpool_result *r = p->results;
+        while (r && (r->harvested || shmpool__result_job_ended(r)))
+            r = r->next;
+        if (!r)
+            return;
+        uint64_t d = r->desc;
+        shmpool__slots_pin(&p->slots, d);
+        pthread_mutex_unlock(&p->lock);
+        shmpool__wait_job(p, d, UINT64_MAX);
+        pthread_mutex_lock(&p->lock);
+        shmpool__slots_unpin(&p->slots, d);
+        shmpool_result *o = shmpool__slots_owner(&p->slots, d); /* r itself may be freed */
+        if (o && !shmpool__result_job_ended(o))
+            return; /* nothing will end it (helper gone): destroy discards it */
+    }
+}
+
+void shmpool__results_free_all(shmpool *p) {
+    while (p->results) {
+        shmpool_result *r = p->results;
+        p->results = r->next;
+        if (!r->harvested)
+            harvest(r, false); /* its buffers may be gone: nobody reads it any more */
+        free(r);
+    }
+    while (p->spare) {
+        shmpool_result *r = p->spare;
+        p->spare = r->next;
+        free(r);
+    }
 }

@@ -4,14 +4,81 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "arena.h"
-#include "dist.h"
 #include "clock.h"
+#include "dist.h"
+#include "health.h"
 #include "helper.h"
 #include "job.h"
-#include "pool.h"
+#include "owner.h"
+#include "result.h"
 #include "tunables.h"
+#include "wait.h"
+#include "worker.h"
+
+static void sleep_us(unsigned us) {
+    struct timespec ts = {0, (long)us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Under the lock: a job slot, waiting while every slot is in flight (back-pressure; the lock is
+   dropped meanwhile). The oldest job ends first in a FIFO ring: wait for it on its pinned
+   descriptor (never on its result, which its owner may free meanwhile) and harvest it into its
+   result if it is still unharvested. 0, -ESHUTDOWN, SHMPOOL_EHELPER or -errno. */
+static int take_slot(shmpool *p, uint32_t *slot) {
+    unsigned backoff = 1;
+    for (;;) {
+        if (atomic_load(&p->state) != POOL_OPEN)
+            return -ESHUTDOWN;
+        if (atomic_load(&p->broken))
+            return SHMPOOL_EHELPER;
+        int rc = shmpool__slots_take(&p->slots, p->cb, slot);
+        if (rc != -EBUSY)
+            return rc;
+        uint64_t d = shmpool__slots_oldest(&p->slots);
+        if (!d) { /* every slot is retiring: a worker still looks at its old job */
+            pthread_mutex_unlock(&p->lock);
+            sleep_us(backoff);
+            backoff = backoff < 1000 ? backoff * 2 : 1000;
+            shmpool__health_check(p);
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
+        shmpool_result *r = shmpool__slots_owner(&p->slots, d);
+        if (!shmpool__result_job_ended(r)) {
+            shmpool__slots_pin(&p->slots, d);
+            pthread_mutex_unlock(&p->lock);
+            shmpool__wait_job(p, d, shmpool__now_ns() + SHMPOOL_HEALTH_SLICE_NS);
+            pthread_mutex_lock(&p->lock);
+            shmpool__slots_unpin(&p->slots, d);
+            r = shmpool__slots_owner(&p->slots, d); /* NULL if harvested meanwhile */
+        }
+        if (r && shmpool__result_job_ended(r))
+            shmpool__result_harvest(r);
+    }
+}
+
+/* Push `copies` descriptors, waiting while the ring is full, and wake workers. */
+static int push(shmpool *p, uint64_t desc, unsigned copies) {
+    struct ring *ring = cb_ring(p->cb);
+    unsigned backoff = 1;
+    for (unsigned i = 0; i < copies;) {
+        if (ring_try_push(ring, &desc)) {
+            i++;
+            continue;
+        }
+        /* Full: back-pressure. Wake everybody so the ring drains, then wait. */
+        shmpool__wake_workers(p->cb, WAKE_ALL);
+        if (!shmpool__health_check(p))
+            return SHMPOOL_EHELPER;
+        sleep_us(backoff);
+        backoff = backoff < 500 ? backoff * 2 : 500;
+    }
+    shmpool__wake_workers(p->cb, copies);
+    return 0;
+}
 
 
 static int mul_overflows(size_t a, size_t b, size_t *out) { return __builtin_mul_overflow(a, b, out); }
@@ -144,9 +211,10 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (!p)
-        return -EINVAL;
-    int rc = shmpool__request_check(q);
+    int rc = shmpool__owner_check(p);
+    if (rc)
+        return rc;
+    rc = shmpool__request_check(q);
     if (rc)
         return rc;
     size_t n = q->kind == JOB_APPLY ? 1 : q->n;
@@ -160,7 +228,7 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     size_t nchunks = n ? n / chunk + (n % chunk != 0) : 0;
 
     pthread_mutex_lock(&p->lock);
-    if (p->state != POOL_OPEN) {
+    if (atomic_load(&p->state) != POOL_OPEN) {
         pthread_mutex_unlock(&p->lock);
         return -ESHUTDOWN;
     }
@@ -180,7 +248,7 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     struct placed at;
     rc = nchunks > SHMPOOL_MAX_CHUNKS ? -EOVERFLOW : place_data(p, q, n, r, &at);
     if (!rc)
-        rc = shmpool__pool_take_slot(p, &slot);
+        rc = take_slot(p, &slot);
     if (rc) {
         shmpool__result_free_staging(r);
         shmpool__result_recycle(r);
@@ -215,14 +283,14 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     atomic_store_explicit(&job->retries_left, p->cb->task_retries, memory_order_relaxed);
     r->desc = desc_make(slot, atomic_load_explicit(&job->gen, memory_order_relaxed));
     shmpool__result_link(r);
-    shmpool__pool_hold_slot(p, r);
+    shmpool__slots_hold(&p->slots, r->desc, r);
     bool staged = r->staged_in || r->staged_out;
     pthread_mutex_unlock(&p->lock);
 
     if (staged) /* new segments: let idle workers map them and the names go early */
         shmpool__helper_kick(p->cb);
     unsigned copies = nchunks < p->cb->nworkers ? (unsigned)nchunks : p->cb->nworkers;
-    rc = shmpool__pool_push(p, r->desc, copies);
+    rc = push(p, r->desc, copies);
     if (rc) {
         shmpool_result_free(r);
         return rc;
@@ -232,10 +300,13 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
 }
 
 static int run_sync(shmpool *p, const struct request *q) {
-    if (p && p->dist && q->kind != JOB_APPLY) /* collective over the distribution */
+    int rc = shmpool__owner_check(p);
+    if (rc)
+        return rc;
+    if (p->dist && q->kind != JOB_APPLY) /* collective over the distribution */
         return p->dist->run(p->dist_state, p, q);
     shmpool_result *r;
-    int rc = shmpool__submit(p, q, &r);
+    rc = shmpool__submit(p, q, &r);
     if (rc)
         return rc;
     rc = shmpool_result_get(r, -1);

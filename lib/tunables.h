@@ -42,6 +42,11 @@
    helper is noticed within one slice. */
 #define SHMPOOL_HEALTH_SLICE_NS (50u * 1000u * 1000u)
 
+/* Cancel asks the workers in a job to end themselves (SIGUSR1, checked in their own context);
+   one still in it after this long is stopped, blocks the signal or sits in a system call that does
+   not return: it is SIGKILLed. Long enough for a handler to run on a loaded machine. */
+#define SHMPOOL_CANCEL_GRACE_MS 1000u
+
 /* ---- The parent's memory ---- */
 
 /* At most this many freed results are kept for reuse (32 MiB; the rest go back to malloc). What

@@ -22,7 +22,7 @@
 
 #include "helper.h"
 #include "helpers.h"
-#include "pool.h"
+#include "state.h"
 #include "shmpool.h"
 #include "worker.h"
 
