@@ -327,6 +327,117 @@ static int report_pid(const void *in, void *out, void *ctx) {
     return 0;
 }
 
+/* Item 5's worker dies once (a retry is queued); item 12 fails at once. The retry of chunk 5 lies
+   below the failing index, so it still runs: the serial loop's `break` at 12, out[0 .. 12) whole. */
+static int dies_at_5_fails_at_12(const void *in, void *out, void *ctx) {
+    struct shared *sh = ctx;
+    int64_t i = *(const int64_t *)in;
+    if (i == 5 && atomic_fetch_add(&sh->attempts, 1) == 0) {
+        sleep_ms(30); /* let item 12 fail first */
+        raise(SIGKILL);
+    }
+    if (i == 12)
+        return -EDOM;
+    *(int64_t *)out = i * 10;
+    return 0;
+}
+
+static void test_a_chunk_retried_below_a_failing_item_still_runs(void **state) {
+    (void)state;
+    shmpool_options o = {.workers = 2, .task_retries = 2, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p = new_pool(&o);
+    struct shared *sh = shmpool_alloc(p, sizeof *sh);
+    for (int round = 0; round < 3; round++) {
+        atomic_store(&sh->attempts, 0);
+        int64_t in[40], out[40];
+        for (int i = 0; i < 40; i++)
+            in[i] = i, out[i] = -1;
+        shmpool_result *r;
+        assert_int_equal(shmpool_map_async(p, dies_at_5_fails_at_12, sh, in, sizeof in[0], out,
+                                           sizeof out[0], 40, 1, &r), 0);
+        assert_int_equal(shmpool_result_get(r, -1), -EDOM);
+        size_t index;
+        assert_int_equal(shmpool_result_error(r, &index), -EDOM);
+        assert_int_equal(index, 12);
+        shmpool_result_free(r);
+        for (int i = 0; i < 12; i++)
+            assert_int_equal(out[i], i * 10);
+    }
+    shmpool_destroy(p);
+}
+
+static int blocks_forever(const void *in, void *out, void *ctx) {
+    (void)in, (void)out;
+    atomic_store(&((struct shared *)ctx)->victim, getpid());
+    pause();
+    return 0;
+}
+
+static void test_cancel_of_a_queued_job_does_not_wait_for_a_free_worker(void **state) {
+    (void)state;
+    shmpool_options o = {.workers = 1, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p = new_pool(&o);
+    struct shared *sh = shmpool_alloc(p, sizeof *sh);
+    shmpool_result *busy, *queued;
+    assert_int_equal(shmpool_apply_async(p, blocks_forever, sh, NULL, 0, NULL, 0, &busy), 0);
+    while (!atomic_load(&sh->victim))
+        sleep_ms(1);
+    int64_t in = 1, out = 0;
+    assert_int_equal(shmpool_apply_async(p, inc, NULL, &in, sizeof in, &out, sizeof out, &queued), 0);
+    uint64_t t0 = now_ms();
+    assert_int_equal(shmpool_result_cancel(queued), 0);
+    assert_true(now_ms() - t0 < 500); /* no worker was ever free: it ended where it stood */
+    assert_int_equal(shmpool_result_get(queued, 0), -ECANCELED);
+    shmpool_result_free(queued);
+    shmpool_result_free(busy);
+    assert_pool_still_works(p);
+    shmpool_destroy(p);
+}
+
+/* A task that blocks the cancel signal, and one that is stopped: cancel still returns. */
+static int ignores_cancel(const void *in, void *out, void *ctx) {
+    (void)in, (void)out;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &s, NULL);
+    atomic_store(&((struct shared *)ctx)->victim, getpid());
+    sleep(60);
+    return 0;
+}
+
+static int stops_itself(const void *in, void *out, void *ctx) {
+    (void)in, (void)out;
+    atomic_store(&((struct shared *)ctx)->victim, getpid());
+    raise(SIGSTOP);
+    sleep(60);
+    return 0;
+}
+
+static void test_cancel_ends_a_task_that_blocks_the_signal_or_is_stopped(void **state) {
+    (void)state;
+    shmpool_fn tasks[] = {ignores_cancel, stops_itself};
+    for (int k = 0; k < 2; k++) {
+        struct resources before;
+        resources_snapshot(&before);
+        shmpool *p = new_pool(NULL);
+        struct shared *sh = shmpool_alloc(p, sizeof *sh);
+        shmpool_result *r;
+        assert_int_equal(shmpool_apply_async(p, tasks[k], sh, NULL, 0, NULL, 0, &r), 0);
+        while (!atomic_load(&sh->victim))
+            sleep_ms(1);
+        sleep_ms(20);
+        uint64_t t0 = now_ms();
+        assert_int_equal(shmpool_result_cancel(r), 0);
+        assert_true(now_ms() - t0 < 5000); /* the grace period, then SIGKILL: never a hang */
+        assert_int_equal(shmpool_result_get(r, 0), -ECANCELED);
+        shmpool_result_free(r);
+        assert_pool_still_works(p);
+        shmpool_destroy(p);
+        assert_true(resources_same(&before));
+    }
+}
+
 static void test_a_parent_killed_with_sigkill_takes_its_workers_and_segments_along(void **state) {
     (void)state;
     struct pids *pp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -468,6 +579,9 @@ int main(void) {
         cmocka_unit_test(test_task_retries_run_a_chunk_again_when_its_worker_died),
         cmocka_unit_test(test_get_times_out_leaves_the_job_running_and_cancel_stops_it),
         cmocka_unit_test(test_freeing_a_pending_result_cancels_it),
+        cmocka_unit_test(test_a_chunk_retried_below_a_failing_item_still_runs),
+        cmocka_unit_test(test_cancel_of_a_queued_job_does_not_wait_for_a_free_worker),
+        cmocka_unit_test(test_cancel_ends_a_task_that_blocks_the_signal_or_is_stopped),
         cmocka_unit_test(test_a_task_past_its_time_limit_is_killed_and_fails_with_etime),
         cmocka_unit_test(test_a_parent_killed_with_sigkill_takes_its_workers_and_segments_along),
         cmocka_unit_test(test_a_parent_that_exits_without_destroy_leaves_nothing),
