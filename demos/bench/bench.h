@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/types.h>
 
 #include "shmpool.h"
 
@@ -46,12 +45,12 @@ extern struct bench_sizes S;
 /* ---------------------------------------------------------------------------------------------
  * Workloads (workloads.c): one file each, workload-<name>.c, defines
  *     const struct workload workload_<name> = {"name", run, ...};
- * and one line in workloads.c's list puts it in the run order.
+ * and its name in workloads.c's list puts it in the run order.
  */
 struct workload {
-    const char *name; /* as given to --workloads */
+    const char *name;   /* as given to --workloads */
     void (*run)(void);
-    int python;        /* uses the Python coprocess: started before any pool when selected */
+    int python;         /* uses the Python coprocess: started before any pool when selected */
     void (*done)(void); /* optional: frees what several workloads share (pairs.c); called after
                            the last selected workload with the same done */
 };
