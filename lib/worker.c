@@ -37,14 +37,16 @@ void shmpool__wake_workers(struct control *cb, unsigned want) {
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load(&cb->sleepers) == 0)
         return; /* the common case, decided before reading the ring's counters (other lines) */
-    /* A spinner takes work without a wake-up; one that stops spinning looks once more before it
-       sleeps, so counting it here loses nothing. */
+    /* A spinner takes one entry without a wake-up; one that stops spinning looks once more before
+       it sleeps, so counting it here loses nothing. Each spinner covers one queued entry, not one
+       of this push's: entries pushed just before (another task's, still queued because the spinner
+       has not popped yet) are covered first. */
     uint32_t spinning = atomic_load(&cb->spinners);
     if (want != WAKE_ALL) {
-        size_t queued = ring_count(cb_ring(cb)); /* what a spinner already took needs nobody */
-        if (want > queued)
-            want = (unsigned)queued;
-        want = want > spinning ? want - spinning : 0;
+        size_t queued = shmpool__ring_count(cb_ring(cb)); /* what a worker already took needs nobody */
+        size_t uncovered = queued > spinning ? queued - spinning : 0;
+        if (want > uncovered)
+            want = (unsigned)uncovered;
     }
     for (unsigned i = 0; i < cb->nworkers && want; i++) {
         _Atomic uint32_t *asleep = &cb_worker(cb, i)->asleep;
@@ -60,7 +62,7 @@ void shmpool__wake_workers(struct control *cb, unsigned want) {
 }
 
 static bool work_waiting(struct control *cb, struct worker_slot *w) {
-    return ring_count(cb_ring(cb)) > 0 || atomic_load_explicit(&cb->shutdown, memory_order_relaxed) ||
+    return shmpool__ring_count(cb_ring(cb)) > 0 || atomic_load_explicit(&cb->shutdown, memory_order_relaxed) ||
            atomic_load_explicit(&cb->seg_gen, memory_order_relaxed) !=
                atomic_load_explicit(&w->seg_seen, memory_order_relaxed);
 }
@@ -169,7 +171,7 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
         uint32_t sd = atomic_load_explicit(&cb->shutdown, memory_order_acquire);
         if (sd == SHUTDOWN_NOW)
             leave(w);
-        if (ring_try_pop(cb_ring(cb), &w->held, &w->claim)) {
+        if (shmpool__ring_try_pop(cb_ring(cb), &w->held, &w->claim)) {
             shmpool__arena_sync(cb, v, &w->seg_seen); /* memory the job names may be new */
             if (shmpool__job_run(cb, w, w->held, &tasks_left, broken) == JOB_WORKER_EXITS)
                 leave(w);
