@@ -59,7 +59,7 @@ int shmpool__control_create(struct control **out, const struct control_params *p
     size_t jobs_off = align_up(workers_off + p->nworkers * sizeof(struct worker_slot), CACHELINE);
     size_t segs_off = align_up(jobs_off + p->njobs * sizeof(struct job), CACHELINE);
     size_t ring_off = align_up(segs_off + p->nsegs * sizeof(struct seg_entry), CACHELINE);
-    size_t rb = ring_bytes(p->njobs, sizeof(uint64_t));
+    size_t rb = shmpool__ring_bytes(p->njobs, sizeof(uint64_t));
     if (!rb)
         return -EINVAL;
     size_t bytes = align_up(ring_off + rb, 4096);
@@ -85,7 +85,7 @@ int shmpool__control_create(struct control **out, const struct control_params *p
     for (unsigned i = 0; i < p->nworkers; i++)
         atomic_init(&cb_worker(cb, i)->item, NO_ITEM);
     if (!rc)
-        rc = ring_init(cb_ring(cb), p->njobs, sizeof(uint64_t));
+        rc = shmpool__ring_init(cb_ring(cb), p->njobs, sizeof(uint64_t));
     if (rc) {
         munmap(cb, bytes);
         return rc;

@@ -76,7 +76,7 @@ static int death_code(int status) {
     return SHMPOOL_EEXITED(WEXITSTATUS(status));
 }
 
-/* Claim words of the live workers other than `self`, for ring_repair_claim. */
+/* Claim words of the live workers other than `self`, for shmpool__ring_repair_claim. */
 static size_t live_claims(struct control *cb, unsigned self, _Atomic uint64_t **out) {
     size_t n = 0;
     for (unsigned i = 0; i < cb->nworkers; i++)
@@ -86,7 +86,7 @@ static size_t live_claims(struct control *cb, unsigned self, _Atomic uint64_t **
 }
 
 static void push_again(struct control *cb, uint64_t d) {
-    while (!ring_try_push(cb_ring(cb), &d))
+    while (!shmpool__ring_try_push(cb_ring(cb), &d))
         shmpool__cpu_relax(); /* live workers drain it */
     shmpool__wake_workers(cb, 1);
 }
@@ -97,7 +97,7 @@ static bool repair_claim(struct helper *h, unsigned slot, uint64_t held) {
     _Atomic uint64_t *others[SHMPOOL_MAX_WORKERS];
     size_t n = live_claims(cb, slot, others);
     uint64_t item = 0;
-    switch (ring_repair_claim(cb_ring(cb), &h->lost_claim[slot], others, n, &item)) {
+    switch (shmpool__ring_repair_claim(cb_ring(cb), &h->lost_claim[slot], others, n, &item)) {
     case RING_REPAIR_REPUSH:
         push_again(cb, item);
         return true;
@@ -203,7 +203,7 @@ static void fail_deferred(struct helper *h, unsigned slot) {
     struct control *cb = h->cb;
     struct worker_slot *w = cb_worker(cb, slot);
     uint64_t d = atomic_exchange(&w->resume, 0);
-    if (!d && !ring_try_pop(cb_ring(cb), &w->held, &w->claim))
+    if (!d && !shmpool__ring_try_pop(cb_ring(cb), &w->held, &w->claim))
         return;
     if (!d)
         d = w->held;
@@ -321,7 +321,7 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
             continue;
         }
         for (unsigned i = 0; i < cb->nworkers; i++) {
-            if (h.deferred_rc[i] && ring_count(cb_ring(cb)) > 0)
+            if (h.deferred_rc[i] && shmpool__ring_count(cb_ring(cb)) > 0)
                 fail_deferred(&h, i);
             if (h.respawn[i])
                 spawn(&h, i);

@@ -102,13 +102,13 @@ static void backoff(unsigned *round) {
 /* The semaphore token says the ring holds an index (or has room for one): insist. */
 static uint64_t take_index(struct ring *r) {
     uint64_t idx;
-    for (unsigned round = 0; !ring_try_pop(r, &idx, NULL);)
+    for (unsigned round = 0; !shmpool__ring_try_pop(r, &idx, NULL);)
         backoff(&round);
     return idx;
 }
 
 static void give_index(struct ring *r, uint64_t idx) {
-    for (unsigned round = 0; !ring_try_push(r, &idx);)
+    for (unsigned round = 0; !shmpool__ring_try_push(r, &idx);)
         backoff(&round);
 }
 
@@ -122,7 +122,7 @@ int shmpool_queue_create(shmpool_queue **q, shmpool *pool, size_t capacity, size
     uint32_t ring_cap = 1;
     while (ring_cap < capacity)
         ring_cap <<= 1;
-    size_t ring_sz = ring_bytes(ring_cap, sizeof(uint64_t));
+    size_t ring_sz = shmpool__ring_bytes(ring_cap, sizeof(uint64_t));
     if (ring_sz == 0 || max_msg > SIZE_MAX / 2)
         return -ENOMEM;
     size_t slot_bytes = align_up(sizeof(struct slot) + max_msg);
@@ -151,11 +151,11 @@ int shmpool_queue_create(shmpool_queue **q, shmpool *pool, size_t capacity, size
     nq->free_off = head;
     nq->full_off = head + align_up(ring_sz);
     nq->slots_off = head + rings;
-    int rc = ring_init(ring_at(nq, nq->free_off), ring_cap, sizeof(uint64_t));
+    int rc = shmpool__ring_init(ring_at(nq, nq->free_off), ring_cap, sizeof(uint64_t));
     if (rc == 0)
-        rc = ring_init(ring_at(nq, nq->full_off), ring_cap, sizeof(uint64_t));
+        rc = shmpool__ring_init(ring_at(nq, nq->full_off), ring_cap, sizeof(uint64_t));
     for (uint64_t i = 0; rc == 0 && i < capacity; i++)
-        if (!ring_try_push(ring_at(nq, nq->free_off), &i))
+        if (!shmpool__ring_try_push(ring_at(nq, nq->free_off), &i))
             rc = -EINVAL; /* cannot happen: the ring has room for ring_cap >= capacity */
     if (rc == 0 && sem_init(&nq->room, 1, (unsigned)capacity) != 0)
         rc = -errno;

@@ -30,7 +30,7 @@ static size_t cell_bytes_for(size_t payload) {
     return (sizeof(struct cell) + payload + 7) & ~(size_t)7;
 }
 
-size_t ring_bytes(uint32_t capacity, size_t payload) {
+size_t shmpool__ring_bytes(uint32_t capacity, size_t payload) {
     if (capacity == 0 || (capacity & (capacity - 1)) != 0 || payload == 0 || payload > UINT32_MAX / 2)
         return 0;
     size_t cb = cell_bytes_for(payload);
@@ -39,8 +39,8 @@ size_t ring_bytes(uint32_t capacity, size_t payload) {
     return sizeof(struct ring) + cb * capacity;
 }
 
-int ring_init(struct ring *r, uint32_t capacity, size_t payload) {
-    if (!r || ring_bytes(capacity, payload) == 0)
+int shmpool__ring_init(struct ring *r, uint32_t capacity, size_t payload) {
+    if (!r || shmpool__ring_bytes(capacity, payload) == 0)
         return -EINVAL;
     atomic_init(&r->enq, 0);
     atomic_init(&r->deq, 0);
@@ -53,7 +53,7 @@ int ring_init(struct ring *r, uint32_t capacity, size_t payload) {
     return 0;
 }
 
-bool ring_try_push(struct ring *r, const void *item) {
+bool shmpool__ring_try_push(struct ring *r, const void *item) {
     uint64_t pos = atomic_load_explicit(&r->enq, memory_order_relaxed);
     for (;;) {
         struct cell *c = cell_at(r, pos);
@@ -74,7 +74,7 @@ bool ring_try_push(struct ring *r, const void *item) {
     }
 }
 
-bool ring_try_pop(struct ring *r, void *item, _Atomic uint64_t *claim) {
+bool shmpool__ring_try_pop(struct ring *r, void *item, _Atomic uint64_t *claim) {
     uint64_t pos = atomic_load_explicit(&r->deq, memory_order_relaxed);
     for (;;) {
         struct cell *c = cell_at(r, pos);
@@ -101,13 +101,13 @@ bool ring_try_pop(struct ring *r, void *item, _Atomic uint64_t *claim) {
     }
 }
 
-size_t ring_count(const struct ring *r) {
+size_t shmpool__ring_count(const struct ring *r) {
     uint64_t d = atomic_load_explicit(&((struct ring *)r)->deq, memory_order_acquire);
     uint64_t e = atomic_load_explicit(&((struct ring *)r)->enq, memory_order_acquire);
     return e > d ? (size_t)(e - d) : 0;
 }
 
-enum ring_repair ring_repair_claim(struct ring *r, _Atomic uint64_t *claim,
+enum ring_repair shmpool__ring_repair_claim(struct ring *r, _Atomic uint64_t *claim,
                                    _Atomic uint64_t *const others[], size_t nothers, void *item) {
     uint64_t rec = atomic_load_explicit(claim, memory_order_acquire);
     if (rec == RING_NO_CLAIM)

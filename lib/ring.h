@@ -9,9 +9,9 @@
  * address in any process that maps the block.
  *
  * Crash repair: a consumer that dies between winning a cell and releasing it would stall every
- * producer once the ring wraps to that cell. ring_try_pop records the position it is taking in a
+ * producer once the ring wraps to that cell. shmpool__ring_try_pop records the position it is taking in a
  * caller-owned word (`claim`, e.g. in the worker table) before it takes it and clears it after the
- * release, so whoever reaps the dead consumer can call ring_repair_claim(). */
+ * release, so whoever reaps the dead consumer can call shmpool__ring_repair_claim(). */
 #ifndef SHMPOOL_RING_H
 #define SHMPOOL_RING_H
 
@@ -35,18 +35,18 @@ struct ring {
 
 /* Bytes a ring of `capacity` cells of `payload` bytes needs; 0 if capacity is not a power of two
    or the size overflows. */
-size_t ring_bytes(uint32_t capacity, size_t payload);
-/* Lay out a ring in `mem` (ring_bytes() bytes, 64-byte aligned). 0 or -EINVAL. */
-int ring_init(struct ring *r, uint32_t capacity, size_t payload);
+size_t shmpool__ring_bytes(uint32_t capacity, size_t payload);
+/* Lay out a ring in `mem` (shmpool__ring_bytes() bytes, 64-byte aligned). 0 or -EINVAL. */
+int shmpool__ring_init(struct ring *r, uint32_t capacity, size_t payload);
 /* Copy one item in. False when the ring is full. */
-bool ring_try_push(struct ring *r, const void *item);
+bool shmpool__ring_try_push(struct ring *r, const void *item);
 /* Copy the oldest item out. False when the ring is empty. `claim` may be NULL; if given, it holds
    the position (+1) while the pop is in progress and still holds it after a successful pop, so a
    reaper can tell the item was taken: the caller clears it (RING_NO_CLAIM) once the item is safe
    elsewhere. */
-bool ring_try_pop(struct ring *r, void *item, _Atomic uint64_t *claim);
+bool shmpool__ring_try_pop(struct ring *r, void *item, _Atomic uint64_t *claim);
 /* Items in the ring now (a snapshot: exact only when nobody pushes or pops). */
-size_t ring_count(const struct ring *r);
+size_t shmpool__ring_count(const struct ring *r);
 
 enum ring_repair {
     RING_REPAIR_NOTHING, /* no pop was in progress, or it never took a cell */
@@ -59,7 +59,7 @@ enum ring_repair {
 };
 /* The owner of `claim` died: make sure it does not stall the ring. `others` are the claim words of
    the consumers still alive. Clears *claim unless the answer is RETRY. */
-enum ring_repair ring_repair_claim(struct ring *r, _Atomic uint64_t *claim,
+enum ring_repair shmpool__ring_repair_claim(struct ring *r, _Atomic uint64_t *claim,
                                    _Atomic uint64_t *const others[], size_t nothers, void *item);
 
 #endif

@@ -65,7 +65,7 @@ static int push(shmpool *p, uint64_t desc, unsigned copies) {
     struct ring *ring = cb_ring(p->cb);
     unsigned backoff = 1;
     for (unsigned i = 0; i < copies;) {
-        if (ring_try_push(ring, &desc)) {
+        if (shmpool__ring_try_push(ring, &desc)) {
             i++;
             continue;
         }

@@ -17,21 +17,21 @@
 #include "ring.h"
 
 static struct ring *shared_ring(uint32_t cap, size_t payload, size_t *bytes) {
-    *bytes = ring_bytes(cap, payload);
+    *bytes = shmpool__ring_bytes(cap, payload);
     assert_true(*bytes > 0);
     struct ring *r = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(r != MAP_FAILED);
-    assert_int_equal(ring_init(r, cap, payload), 0);
+    assert_int_equal(shmpool__ring_init(r, cap, payload), 0);
     return r;
 }
 
 static void test_ring_rejects_a_capacity_that_is_not_a_power_of_two(void **state) {
     (void)state;
-    assert_int_equal(ring_bytes(0, 8), 0);
-    assert_int_equal(ring_bytes(3, 8), 0);
-    assert_int_equal(ring_bytes(6, 8), 0);
-    assert_int_equal(ring_bytes(8, 0), 0);
-    assert_true(ring_bytes(8, 8) > 0);
+    assert_int_equal(shmpool__ring_bytes(0, 8), 0);
+    assert_int_equal(shmpool__ring_bytes(3, 8), 0);
+    assert_int_equal(shmpool__ring_bytes(6, 8), 0);
+    assert_int_equal(shmpool__ring_bytes(8, 0), 0);
+    assert_true(shmpool__ring_bytes(8, 8) > 0);
 }
 
 static void test_ring_holds_exactly_its_capacity_and_keeps_fifo_order(void **state) {
@@ -40,17 +40,17 @@ static void test_ring_holds_exactly_its_capacity_and_keeps_fifo_order(void **sta
     struct ring *r = shared_ring(8, sizeof(uint64_t), &bytes);
     for (int lap = 0; lap < 3; lap++) {
         for (uint64_t i = 0; i < 8; i++)
-            assert_true(ring_try_push(r, &i));
+            assert_true(shmpool__ring_try_push(r, &i));
         uint64_t extra = 99;
-        assert_false(ring_try_push(r, &extra)); /* full: refused, not dropped */
-        assert_int_equal(ring_count(r), 8);
+        assert_false(shmpool__ring_try_push(r, &extra)); /* full: refused, not dropped */
+        assert_int_equal(shmpool__ring_count(r), 8);
         for (uint64_t i = 0; i < 8; i++) {
             uint64_t v;
-            assert_true(ring_try_pop(r, &v, NULL));
+            assert_true(shmpool__ring_try_pop(r, &v, NULL));
             assert_int_equal(v, i);
         }
         uint64_t v;
-        assert_false(ring_try_pop(r, &v, NULL));
+        assert_false(shmpool__ring_try_pop(r, &v, NULL));
     }
     munmap(r, bytes);
 }
@@ -62,8 +62,8 @@ static void test_ring_copies_payloads_of_any_size(void **state) {
     unsigned char in[13], out[13];
     for (int i = 0; i < 13; i++)
         in[i] = (unsigned char)(i * 7 + 1);
-    assert_true(ring_try_push(r, in));
-    assert_true(ring_try_pop(r, out, NULL));
+    assert_true(shmpool__ring_try_push(r, in));
+    assert_true(shmpool__ring_try_pop(r, out, NULL));
     assert_memory_equal(in, out, 13);
     munmap(r, bytes);
 }
@@ -84,7 +84,7 @@ static void test_ring_loses_and_duplicates_nothing_across_processes(void **state
         if ((pids[p] = fork()) == 0) {
             for (uint64_t i = 0; i < PER; i++) {
                 uint64_t v = (uint64_t)p * PER + i;
-                while (!ring_try_push(r, &v))
+                while (!shmpool__ring_try_push(r, &v))
                     ;
             }
             _exit(0);
@@ -95,7 +95,7 @@ static void test_ring_loses_and_duplicates_nothing_across_processes(void **state
             _Atomic uint64_t claim = 0;
             while (atomic_load(taken) < PRODUCERS * PER) {
                 uint64_t v;
-                if (ring_try_pop(r, &v, &claim)) {
+                if (shmpool__ring_try_pop(r, &v, &claim)) {
                     atomic_store(&claim, RING_NO_CLAIM);
                     __atomic_fetch_add(&seen[v], 1, __ATOMIC_RELAXED);
                     atomic_fetch_add(taken, 1);
@@ -124,7 +124,7 @@ static void test_ring_repair_releases_a_cell_a_dead_consumer_won(void **state) {
     size_t bytes;
     struct ring *r = shared_ring(4, sizeof(uint64_t), &bytes);
     for (uint64_t i = 1; i <= 4; i++)
-        assert_true(ring_try_push(r, &i));
+        assert_true(shmpool__ring_try_push(r, &i));
     /* Simulate the dead consumer: it recorded position 0 and won it (deq moved), nothing else. */
     _Atomic uint64_t dead_claim = 0 + 1;
     atomic_store(&r->deq, 1);
@@ -132,19 +132,19 @@ static void test_ring_repair_releases_a_cell_a_dead_consumer_won(void **state) {
     _Atomic uint64_t live_claim = RING_NO_CLAIM;
     _Atomic uint64_t *others[] = {&live_claim};
     atomic_store(&live_claim, 1); /* a live consumer records the same position: wait */
-    assert_int_equal(ring_repair_claim(r, &dead_claim, others, 1, &item), RING_REPAIR_RETRY);
+    assert_int_equal(shmpool__ring_repair_claim(r, &dead_claim, others, 1, &item), RING_REPAIR_RETRY);
     atomic_store(&live_claim, RING_NO_CLAIM);
-    assert_int_equal(ring_repair_claim(r, &dead_claim, others, 1, &item), RING_REPAIR_REPUSH);
+    assert_int_equal(shmpool__ring_repair_claim(r, &dead_claim, others, 1, &item), RING_REPAIR_REPUSH);
     assert_int_equal(item, 1);
     assert_int_equal(atomic_load(&dead_claim), RING_NO_CLAIM);
-    assert_true(ring_try_push(r, &item)); /* the released cell takes the next lap's item */
+    assert_true(shmpool__ring_try_push(r, &item)); /* the released cell takes the next lap's item */
     for (uint64_t want = 2; want <= 4; want++) {
         uint64_t v;
-        assert_true(ring_try_pop(r, &v, NULL));
+        assert_true(shmpool__ring_try_pop(r, &v, NULL));
         assert_int_equal(v, want);
     }
     uint64_t v;
-    assert_true(ring_try_pop(r, &v, NULL));
+    assert_true(shmpool__ring_try_pop(r, &v, NULL));
     assert_int_equal(v, 1);
     munmap(r, bytes);
 }
@@ -154,10 +154,10 @@ static void test_ring_repair_after_a_completed_pop_reports_taken(void **state) {
     size_t bytes;
     struct ring *r = shared_ring(4, sizeof(uint64_t), &bytes);
     uint64_t x = 7, v;
-    assert_true(ring_try_push(r, &x));
+    assert_true(shmpool__ring_try_push(r, &x));
     _Atomic uint64_t claim = 0;
-    assert_true(ring_try_pop(r, &v, &claim)); /* claim stays set: the caller had not cleared it */
-    assert_int_equal(ring_repair_claim(r, &claim, NULL, 0, &v), RING_REPAIR_TAKEN);
+    assert_true(shmpool__ring_try_pop(r, &v, &claim)); /* claim stays set: the caller had not cleared it */
+    assert_int_equal(shmpool__ring_repair_claim(r, &claim, NULL, 0, &v), RING_REPAIR_TAKEN);
     assert_int_equal(atomic_load(&claim), RING_NO_CLAIM);
     munmap(r, bytes);
 }

@@ -2,7 +2,7 @@
  *
  * What is modelled (each step names the C it stands for):
  *   - lib/ring.c: the Vyukov ring (cells with sequence numbers, positions won by CAS on enq/deq),
- *     ring_try_push, ring_try_pop with the consumer's claim word, ring_repair_claim;
+ *     shmpool__ring_try_push, shmpool__ring_try_pop with the consumer's claim word, shmpool__ring_repair_claim;
  *   - lib/job.c: shmpool__job_run (hazard `job`, generation check, fetch_add on `next`, the stop
  *     check), shmpool__job_leave (hazard `posting`, the derived completion check, the CAS on
  *     `completed`, the post of `done`), shmpool__job_stop / _fail, shmpool__job_retire_begin /
@@ -42,7 +42,7 @@
  *
  * Variants (spin -D...): the default is the code as it is. OLD_REPAIR and OLD_RETIRE_ORDER model
  * the code before two fixes the model led to, and find their bugs (a cell released twice by
- * ring_repair_claim, which duplicates a position and can stall the ring; a retire scan that misses
+ * shmpool__ring_repair_claim, which duplicates a position and can stall the ring; a retire scan that misses
  * a hazard handed to helper_posting, so `done` is posted on a reset slot). STALE_JOB_CHECK models
  * a proposed fix in helper.c repair(): skip a dead worker's `job` whose generation has moved on
  * (it died between setting the hazard and checking the generation of a stale descriptor); without
@@ -115,8 +115,8 @@ byte exited;                 /* workers that left */
 
 /* ---- lib/ring.c ------------------------------------------------------------------------------- */
 
-/* ring_try_push(r, &item): ok = true if pushed, false if the ring is full. */
-inline ring_try_push(item, ok) {
+/* shmpool__ring_try_push(r, &item): ok = true if pushed, false if the ring is full. */
+inline shmpool__ring_try_push(item, ok) {
     pos = enq;                                              /* load enq (relaxed) */
     do
     :: s = seq[pos % CAP];                                  /* load cell seq (acquire) */
@@ -138,8 +138,8 @@ inline ring_try_push(item, ok) {
     od
 }
 
-/* ring_try_pop(r, &held[me], &claim[me]) by worker `me`, who may die at any step. */
-inline ring_try_pop(ok) {
+/* shmpool__ring_try_pop(r, &held[me], &claim[me]) by worker `me`, who may die at any step. */
+inline shmpool__ring_try_pop(ok) {
     pos = deq;                                              /* load deq (relaxed) */
     MAYDIE;
     do
@@ -174,9 +174,9 @@ inline ring_try_pop(ok) {
     od
 }
 
-/* ring_repair_claim(r, &lost, others = live workers' claims but the dead one's, &item), run by the
+/* shmpool__ring_repair_claim(r, &lost, others = live workers' claims but the dead one's, &item), run by the
    helper. res: 0 NOTHING, 1 REPUSH (item in `item`), 2 TAKEN, 3 RETRY. */
-inline ring_repair_claim(rec, item, res) {
+inline shmpool__ring_repair_claim(rec, item, res) {
     res = 0;
     if
     :: rec == 0 -> skip                                     /* RING_REPAIR_NOTHING */
@@ -283,7 +283,7 @@ proctype Worker(byte me) {
     bool ok, any;
     do
     :: d_step { pos = 0; s = 0; v1 = 0; v2 = 0; sl = 0; k = 0; c = 0; d = 0; ok = false; any = false };
-       ring_try_pop(ok);                                    /* ring_try_pop(ring, &w->held, &w->claim) */
+       shmpool__ring_try_pop(ok);                                    /* shmpool__ring_try_pop(ring, &w->held, &w->claim) */
        if
        :: ok ->
           d = held[me];
@@ -381,7 +381,7 @@ proctype Helper() {
        if
        :: rec != 0 && d == 0 ->                             /* lost_claim[slot] = c */
           do                                                /* repair_claim(), every tick until done */
-          :: ring_repair_claim(rec, item, res);
+          :: shmpool__ring_repair_claim(rec, item, res);
              if
              :: res == 3 -> !LIVE_OTHER_CLAIMS(rec)         /* RETRY: again on a later tick */
              :: res == 1 -> pv = item; break                /* REPUSH: push the item again */
@@ -392,7 +392,7 @@ proctype Helper() {
           if
           :: pv != 0 ->
              do                                             /* push_again(): until it fits */
-             :: ring_try_push(pv, ok);
+             :: shmpool__ring_try_push(pv, ok);
                 if
                 :: ok -> break
                 :: else -> (enq != pos || seq[pos % CAP] != s) /* full: until a cell frees */
@@ -421,7 +421,7 @@ proctype Submitter(byte sl) {
         for (n : 1 .. COPIES) {
             do                                              /* shmpool__pool_push: wait while full */
             :: d_step { pos = 0; s = 0 };                  /* (locals: fewer states) */
-               ring_try_push(d, ok);
+               shmpool__ring_try_push(d, ok);
                if
                :: ok -> break
                :: else -> (enq != pos || seq[pos % CAP] != s) /* full: until a cell frees */
@@ -471,7 +471,7 @@ init {
     short pos, s;
     bool ok;
     atomic {
-        for (i : 0 .. CAP - 1) { seq[i] = i }               /* ring_init */
+        for (i : 0 .. CAP - 1) { seq[i] = i }               /* shmpool__ring_init */
         for (i : 0 .. NSUB - 1) { gen[i] = 1 }              /* generations start at 1 */
         for (i : 0 .. NW - 1) { alive[i] = true; witem[i] = NONE }
         for (i : 0 .. NW - 1) { run Worker(i) }
@@ -501,7 +501,7 @@ init {
     :: else -> break
     od;
     for (i : 0 .. CAP - 1) {
-        ring_try_push(7, ok);
+        shmpool__ring_try_push(7, ok);
         assert(ok)
     }
     for (i : 0 .. CAP - 1) {
