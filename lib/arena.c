@@ -22,6 +22,8 @@
 
 #include "clock.h"
 #include "control.h"
+#include "siphash.h"
+#include "tunables.h"
 
 #define PAGE 4096u
 #define BIG_ALIGN (2u << 20) /* big blocks start on 2 MiB so THP can back them where enabled */
@@ -49,17 +51,10 @@ struct seg_view {
     } *e, *snap;
 };
 
-static uint64_t mix64(uint64_t x) { /* splitmix64's finaliser */
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 void shmpool__seg_name(const struct control *cb, uint64_t id, char *buf, size_t len) {
     snprintf(buf, len, "/shmpool.%d.%d.%016llx", (int)cb->parent_pid,
              (int)atomic_load_explicit(&((struct control *)cb)->helper_pid, memory_order_relaxed),
-             (unsigned long long)mix64(cb->seg_secret ^ mix64(id)));
+             (unsigned long long)shmpool__siphash_u64(cb->seg_key, id));
 }
 
 static void *reserve_at(void *addr, size_t len) {
@@ -82,7 +77,7 @@ int shmpool__arena_create(struct arena **out, struct control *cb) {
     a->free_slots = malloc(cb->nsegs * sizeof *a->free_slots);
     a->internal = calloc(cb->nsegs, sizeof *a->internal);
     if (!a->free || !a->free_slots || !a->internal ||
-        getentropy(&cb->seg_secret, sizeof cb->seg_secret)) {
+        getentropy(cb->seg_key, sizeof cb->seg_key)) {
         munmap(base, cb->arena_bytes);
         free(a->free);
         free(a->free_slots);
@@ -239,10 +234,16 @@ void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
         errno = ENOMEM;
         return NULL;
     }
-    uint64_t id = a->next_id++;
+    /* A name someone else created (another user squatting it) is skipped: ids need not be
+       consecutive, readers take each entry's id from the table. */
+    uint64_t id;
     char name[SEG_NAME_MAX];
-    shmpool__seg_name(cb, id, name, sizeof name);
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd, tries = 0;
+    do {
+        id = a->next_id++;
+        shmpool__seg_name(cb, id, name, sizeof name);
+        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    } while (fd < 0 && errno == EEXIST && ++tries < SHMPOOL_MAX_NAME_TRIES);
     int err = fd < 0 ? errno : 0;
     if (!err && ftruncate(fd, (off_t)len))
         err = errno;

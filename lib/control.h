@@ -140,7 +140,7 @@ struct control {
     _Alignas(CACHELINE) _Atomic uint64_t seg_gen;  /* seqlock over the segment table: odd while
                                                       the parent changes it */
     _Atomic uint32_t seg_hwm;                      /* entries in use are below this index */
-    uint64_t seg_secret;                           /* makes segment names unpredictable */
+    uint64_t seg_key[2];                           /* SipHash key: segment names unpredictable */
     _Atomic uint64_t helper_seg_seen;              /* the helper maps segments too */
     _Atomic uint64_t helper_posting;               /* the helper's completion hazard */
     _Atomic uint64_t cancel_desc;                  /* a job whose workers the helper must kill */

@@ -13,6 +13,9 @@
 /* queue_depth and max_segments: both size arrays in the control block, mapped at create. */
 #define SHMPOOL_MAX_DEPTH (1u << 20)
 #define SHMPOOL_MAX_SEGMENTS (1u << 20)
+/* Names an alloc tries when the next ones exist already (squatted by another local user; with
+   unpredictable names only by chance): past that many the squatter wins and alloc fails EEXIST. */
+#define SHMPOOL_MAX_NAME_TRIES 64
 /* Chunks per job: every claim adds 1 to a 64-bit counter, also the claims that find the job
    stopped, so a job far below 2^64 chunks can never wrap it. */
 #define SHMPOOL_MAX_CHUNKS ((size_t)1 << 62)

@@ -149,3 +149,15 @@ int shm_segments_of(pid_t parent) {
     snprintf(prefix, sizeof prefix, "shmpool.%d.", (int)parent);
     return count_dir("/dev/shm", prefix);
 }
+
+int tests_skipped;
+
+int test_exit_code(int failed) {
+    if (failed)
+        return 1;
+    if (tests_skipped) {
+        fprintf(stderr, "%d test(s) skipped: reported to ctest as skipped (exit 77)\n", tests_skipped);
+        return 77;
+    }
+    return 0;
+}

@@ -13,13 +13,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "arena.h"
+#include "control.h"
 #include "helpers.h"
 #include "shmpool.h"
+#include "siphash.h"
+#include "state.h"
 
 static shmpool *new_pool(unsigned workers) {
     shmpool_options o = {.workers = workers, .flags = SHMPOOL_FLAG_QUIET};
@@ -225,9 +232,54 @@ static void test_alloc_beyond_dev_shm_is_enospc_and_the_pool_stays_usable(void *
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st));
     if (WEXITSTATUS(st) == 77)
-        skip(); /* no CAP_SYS_ADMIN for a private mount namespace */
+        test_skip(); /* no CAP_SYS_ADMIN for a private mount namespace */
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_true(strstr(shmpool_strerror(-ENOSPC), "/dev/shm") != NULL);
+}
+
+/* The reference vector of SipHash-2-4: key 00..0f, message 00..07. */
+static void test_segment_names_hash_with_siphash_2_4(void **state) {
+    (void)state;
+    uint64_t key[2] = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
+    assert_int_equal(shmpool__siphash_u64(key, 0x0706050403020100ull), 0x93f5f5799a932462ull);
+}
+
+/* Another local user creates the pool's next names before it does (names are unpredictable now;
+   the test computes them from inside): alloc skips them instead of failing EEXIST, and leaves
+   them alone. */
+static void test_an_alloc_skips_names_someone_else_created(void **state) {
+    (void)state;
+    shmpool *p = new_pool(2);
+    uint64_t *first = shmpool_alloc(p, 4096);
+    assert_non_null(first);
+    uint64_t last_id = 0;
+    for (uint32_t i = 0; i < atomic_load(&p->cb->seg_hwm); i++)
+        if (atomic_load(&cb_seg(p->cb, i)->id) > last_id)
+            last_id = atomic_load(&cb_seg(p->cb, i)->id);
+    char squatted[3][SEG_NAME_MAX];
+    for (int k = 0; k < 3; k++) {
+        shmpool__seg_name(p->cb, last_id + 1 + (uint64_t)k, squatted[k], sizeof squatted[k]);
+        int fd = shm_open(squatted[k], O_RDWR | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+    }
+    uint64_t *block = shmpool_alloc(p, 4096);
+    assert_non_null(block);
+    uintptr_t seen = 0;
+    assert_int_equal(shmpool_apply(p, write_through, NULL, &block, sizeof block, &seen, sizeof seen), 0);
+    assert_int_equal(block[0], 0xfeedfaceu); /* the workers mapped the block under its new name */
+    for (int k = 0; k < 3; k++) {
+        struct stat st;
+        int fd = shm_open(squatted[k], O_RDONLY, 0);
+        assert_true(fd >= 0); /* still there: not ours to remove */
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        close(fd);
+        shm_unlink(squatted[k]);
+    }
+    assert_int_equal(shmpool_free(p, block), 0);
+    assert_int_equal(shmpool_free(p, first), 0);
+    shmpool_destroy(p);
 }
 
 int main(void) {
@@ -240,6 +292,8 @@ int main(void) {
         cmocka_unit_test(test_free_refuses_the_library_s_staging_blocks),
         cmocka_unit_test(test_alloc_and_free_many_times_leaves_nothing_behind),
         cmocka_unit_test(test_alloc_beyond_dev_shm_is_enospc_and_the_pool_stays_usable),
+        cmocka_unit_test(test_segment_names_hash_with_siphash_2_4),
+        cmocka_unit_test(test_an_alloc_skips_names_someone_else_created),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -228,8 +228,6 @@ static void test_sum_is_bit_identical_to_serial(void **state) {
 /* A rank whose items are 20 times slower does not hold the others back: it runs far fewer chunks. */
 static void test_slow_rank_runs_fewer_chunks(void **state) {
     (void)state;
-    if (nranks < 2)
-        skip();
     enum { N = 240 };
     struct slow_ctx *c = shmpool_alloc(pool, sizeof *c);
     c->us = rank == nranks - 1 ? 20000 : 1000;
@@ -296,8 +294,6 @@ static void test_killed_worker_fails_job_on_every_rank(void **state) {
 /* Ranks that disagree on n get SHMPOOL_EMISMATCH on every rank, and the pool goes on. */
 static void test_ranks_disagreeing_on_n_get_emismatch(void **state) {
     (void)state;
-    if (nranks < 2)
-        skip();
     struct count_ctx *c = shmpool_alloc(pool, sizeof *c);
     c->hits = shmpool_alloc(pool, 200 * sizeof *c->hits);
     assert_int_equal(shmpool_for(pool, count_range, c, rank == 0 ? 100 : 200, 10),
@@ -499,20 +495,22 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_starmap_equals_single_machine_pool),
         cmocka_unit_test(test_for_runs_each_index_exactly_once),
         cmocka_unit_test(test_sum_is_bit_identical_to_serial),
-        cmocka_unit_test(test_slow_rank_runs_fewer_chunks),
         cmocka_unit_test(test_failing_item_names_rank_and_host),
         cmocka_unit_test(test_killed_worker_fails_job_on_every_rank),
-        cmocka_unit_test(test_ranks_disagreeing_on_n_get_emismatch),
         cmocka_unit_test(test_bad_argument_on_one_rank_fails_everywhere),
         cmocka_unit_test(test_bad_argument_with_automatic_chunk_and_in_gather_fails_everywhere),
         cmocka_unit_test(test_a_range_too_long_for_the_counter_is_eoverflow),
         cmocka_unit_test(test_apply_and_async_are_local),
         cmocka_unit_test(test_array_load_whole_and_by_rows),
         cmocka_unit_test(test_not_an_mpi_pool_is_einval),
+        /* last: with one rank they are left out (they need two), not run and reported as passed */
+        cmocka_unit_test(test_slow_rank_runs_fewer_chunks),
+        cmocka_unit_test(test_ranks_disagreeing_on_n_get_emismatch),
     };
+    size_t ntests = sizeof tests / sizeof tests[0] - (nranks < 2 ? 2 : 0);
     char name[32];
     snprintf(name, sizeof name, "mpi rank %d of %d", rank, nranks);
-    int failed = _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+    int failed = _cmocka_run_group_tests(name, tests, ntests, NULL, NULL);
     shmpool_destroy(early_pool); /* still attached only if its test failed early */
     int any = failed, all = 0;
     MPI_Allreduce(&any, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

@@ -187,7 +187,7 @@ static void test_progress_wait_on_a_terminal_redraws_one_line(void **state) {
     resources_snapshot(&before);
     int master = posix_openpt(O_RDWR | O_NOCTTY);
     if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0)
-        skip();
+        test_skip();
     int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
     assert_true(slave >= 0);
     assert_int_equal(wait_with_stderr_on(slave, SHMPOOL_PROGRESS_AUTO), 0);
@@ -224,5 +224,5 @@ int main(void) {
         cmocka_unit_test(test_progress_wait_on_a_terminal_redraws_one_line),
 #endif
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return test_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }
