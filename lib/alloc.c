@@ -1,11 +1,31 @@
 /* shmpool_alloc, shmpool_free, shmpool_alloc_size: the public face of the arena (arena.h), under
  * the pool's lock. */
 #include <errno.h>
+#include <time.h>
 
 #include "arena.h"
+#include "clock.h"
 #include "helper.h"
 #include "owner.h"
+#include "tunables.h"
 #include "worker.h"
+
+/* Let every worker and the helper unmap what was freed: /dev/shm gets a freed segment's space back
+   only when its last mapping goes, and an idle worker keeps its view until it wakes. Wakes them
+   and waits up to SHMPOOL_UNMAP_WAIT_MS (a worker inside a long task syncs when it ends); false
+   if nobody maps anything stale (waiting would not help). */
+static bool wait_for_unmaps(shmpool *p) {
+    if (shmpool__arena_all_synced(p->cb))
+        return false;
+    shmpool__wake_workers(p->cb, WAKE_ALL);
+    shmpool__helper_kick(p->cb);
+    uint64_t deadline = shmpool__now_ns() + (uint64_t)SHMPOOL_UNMAP_WAIT_MS * 1000000u;
+    while (!shmpool__arena_all_synced(p->cb) && shmpool__now_ns() < deadline) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    return true;
+}
 
 void *shmpool_alloc(shmpool *p, size_t bytes) {
     int rc = shmpool__owner_check(p);
@@ -22,6 +42,12 @@ void *shmpool_alloc(shmpool *p, size_t bytes) {
     void *m = shmpool__arena_alloc(p->arena, bytes, false);
     int err = errno;
     pthread_mutex_unlock(&p->lock);
+    if (!m && err == ENOSPC && wait_for_unmaps(p)) {
+        pthread_mutex_lock(&p->lock);
+        m = atomic_load(&p->state) == POOL_OPEN ? shmpool__arena_alloc(p->arena, bytes, false) : NULL;
+        err = m ? 0 : atomic_load(&p->state) == POOL_OPEN ? errno : ESHUTDOWN;
+        pthread_mutex_unlock(&p->lock);
+    }
     if (m) {
         /* Let idle workers and the helper map it now, so its name leaves /dev/shm early. */
         shmpool__wake_workers(p->cb, WAKE_ALL);
@@ -40,6 +66,11 @@ int shmpool_free(shmpool *p, void *m) {
     pthread_mutex_lock(&p->lock);
     rc = shmpool__arena_free(p->arena, m, false);
     pthread_mutex_unlock(&p->lock);
+    if (rc == 0) {
+        /* Idle workers and the helper unmap it now: its /dev/shm space comes back only then. */
+        shmpool__wake_workers(p->cb, WAKE_ALL);
+        shmpool__helper_kick(p->cb);
+    }
     return rc;
 }
 

@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "shmpool.h"
 #include "siphash.h"
 #include "tunables.h"
 
@@ -45,6 +46,7 @@ struct arena {
 
 struct seg_view {
     uint64_t synced;
+    uint32_t missing; /* entries of the table at `synced` that could not be mapped */
     size_t bytes; /* of the mapping that holds e and snap */
     struct view_entry {
         uint64_t id, off, len;
@@ -359,30 +361,35 @@ static void touch_pages(const void *p, size_t len) {
    fault): a worker that maps a segment populates its page tables in one go, at sync time, which
    happens when shmpool_alloc wakes it, before any job that uses the memory. The helper only passes
    its mappings on to replacements, so it does not populate. */
-static void map_entry(struct control *cb, const struct view_entry *s, bool populate) {
+static bool map_entry(struct control *cb, const struct view_entry *s, bool populate) {
     char name[SEG_NAME_MAX];
     shmpool__seg_name(cb, s->id, name, sizeof name);
     int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
-        return; /* freed meanwhile: the next sync sees it gone */
+        return false; /* freed meanwhile (the caller sees the table move), removed, or no fd */
     void *p = mmap(cb->arena_base + s->off, s->len, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0), fd, 0);
     close(fd);
-    if (populate && p != MAP_FAILED)
+    if (p == MAP_FAILED)
+        return false;
+    if (populate)
         touch_pages(p, s->len);
+    return true;
 }
 
-void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_t *seen) {
+uint64_t shmpool__seg_view_synced(const struct seg_view *v) { return v->synced; }
+
+int shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_t *seen) {
     bool helper = seen == &cb->helper_seg_seen;
     for (;;) {
         uint64_t g = atomic_load_explicit(&cb->seg_gen, memory_order_acquire);
         if (g == v->synced)
-            return;
+            return v->missing ? SHMPOOL_EMAP : 0;
         if (g & 1) {
             /* A parent killed inside the seqlock leaves it odd for good: the helper must not wait
                for it but go on to clean up (the workers it kills may wait). */
             if (helper && getppid() != cb->parent_pid)
-                return;
+                return 0;
             shmpool__cpu_relax();
             continue;
         }
@@ -406,35 +413,51 @@ void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_
                 v->e[i].id = 0;
             }
         }
+        uint32_t missing = 0;
         for (uint32_t i = 0; i < hwm; i++) {
             if (v->snap[i].id && v->e[i].id != v->snap[i].id) {
-                map_entry(cb, &v->snap[i], !helper);
-                v->e[i] = v->snap[i];
+                if (map_entry(cb, &v->snap[i], !helper))
+                    v->e[i] = v->snap[i];
+                else
+                    missing++; /* left PROT_NONE; tried again when the table next changes */
             }
         }
+        /* A segment freed while we mapped it is gone from the next copy: not a failure. */
+        if (missing && atomic_load_explicit(&cb->seg_gen, memory_order_acquire) != g)
+            continue;
         v->synced = g;
+        v->missing = missing;
+        if (missing)
+            return SHMPOOL_EMAP; /* not published: the names stay for a process that can map them */
         atomic_store_explicit(seen, g, memory_order_release);
         shmpool__arena_unlink_ready(cb, 0);
-        return;
+        return 0;
     }
 }
 
 static int live_process(uint32_t state) { return state != W_EMPTY; }
 
-void shmpool__arena_unlink_ready(struct control *cb, int all) {
-    uint64_t min_seen = UINT64_MAX;
-    if (!all) {
-        min_seen = atomic_load_explicit(&cb->helper_seg_seen, memory_order_acquire);
-        for (unsigned i = 0; i < cb->nworkers; i++) {
-            struct worker_slot *w = cb_worker(cb, i);
-            if (atomic_load_explicit(&w->pid, memory_order_acquire) > 0 &&
-                live_process(atomic_load_explicit(&w->state, memory_order_acquire))) {
-                uint64_t s = atomic_load_explicit(&w->seg_seen, memory_order_acquire);
-                if (s < min_seen)
-                    min_seen = s;
-            }
+/* The oldest segment generation a live process (helper or worker) has synced to. */
+static uint64_t oldest_seen(struct control *cb) {
+    uint64_t min_seen = atomic_load_explicit(&cb->helper_seg_seen, memory_order_acquire);
+    for (unsigned i = 0; i < cb->nworkers; i++) {
+        struct worker_slot *w = cb_worker(cb, i);
+        if (atomic_load_explicit(&w->pid, memory_order_acquire) > 0 &&
+            live_process(atomic_load_explicit(&w->state, memory_order_acquire))) {
+            uint64_t s = atomic_load_explicit(&w->seg_seen, memory_order_acquire);
+            if (s < min_seen)
+                min_seen = s;
         }
     }
+    return min_seen;
+}
+
+bool shmpool__arena_all_synced(struct control *cb) {
+    return oldest_seen(cb) >= atomic_load_explicit(&cb->seg_gen, memory_order_acquire);
+}
+
+void shmpool__arena_unlink_ready(struct control *cb, int all) {
+    uint64_t min_seen = all ? UINT64_MAX : oldest_seen(cb);
     struct {
         uint32_t slot;
         uint64_t id;

@@ -36,8 +36,16 @@ void shmpool__seg_name(const struct control *cb, uint64_t id, char *buf, size_t 
 struct seg_view *shmpool__seg_view_create(struct control *cb);
 void shmpool__seg_view_destroy(struct seg_view *v);
 /* Map what was added and unmap what was freed since the last call, then publish the generation
-   seen in *seen and remove the names everybody has mapped. Cheap when nothing changed. */
-void shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_t *seen);
+   seen in *seen and remove the names everybody has mapped. Cheap when nothing changed. 0, or
+   SHMPOOL_EMAP while a live segment could not be mapped (its name was removed by someone else, or
+   no fd or address space was left): a task would fault on it, so the caller must not run one.
+   Nothing is published then, and the mapping is tried again when the table next changes. */
+int shmpool__arena_sync(struct control *cb, struct seg_view *v, _Atomic uint64_t *seen);
+/* The table generation the view has caught up with (mapped or not). */
+uint64_t shmpool__seg_view_synced(const struct seg_view *v);
+/* True when every live worker and the helper has synced to the table as it is now: nobody maps a
+   freed segment any more, so its /dev/shm space is back. */
+bool shmpool__arena_all_synced(struct control *cb);
 /* Remove from /dev/shm the names of segments every live process has mapped. Any process. With
    `all`, remove every name still there (the parent is gone, or nobody else is left). */
 void shmpool__arena_unlink_ready(struct control *cb, int all);

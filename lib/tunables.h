@@ -13,6 +13,9 @@
 /* queue_depth and max_segments: both size arrays in the control block, mapped at create. */
 #define SHMPOOL_MAX_DEPTH (1u << 20)
 #define SHMPOOL_MAX_SEGMENTS (1u << 20)
+/* How long an alloc that found /dev/shm full waits for idle workers to unmap freed blocks (they
+   let go within a wake-up; one inside a task only when the task ends) before it says ENOSPC. */
+#define SHMPOOL_UNMAP_WAIT_MS 1000
 /* Names an alloc tries when the next ones exist already (squatted by another local user; with
    unpredictable names only by chance): past that many the squatter wins and alloc fails EEXIST. */
 #define SHMPOOL_MAX_NAME_TRIES 64

@@ -61,15 +61,17 @@ void shmpool__wake_workers(struct control *cb, unsigned want) {
     }
 }
 
-static bool work_waiting(struct control *cb, struct worker_slot *w) {
-    return shmpool__ring_count(cb_ring(cb)) > 0 || atomic_load_explicit(&cb->shutdown, memory_order_relaxed) ||
-           atomic_load_explicit(&cb->seg_gen, memory_order_relaxed) !=
-               atomic_load_explicit(&w->seg_seen, memory_order_relaxed);
+/* Work, shutdown, or a change to the segment table this worker has not caught up with (compared
+   with its own view: a segment it failed to map must not make it spin). */
+static bool work_waiting(struct control *cb, const struct seg_view *v) {
+    return shmpool__ring_count(cb_ring(cb)) > 0 ||
+           atomic_load_explicit(&cb->shutdown, memory_order_relaxed) ||
+           atomic_load_explicit(&cb->seg_gen, memory_order_relaxed) != shmpool__seg_view_synced(v);
 }
 
 /* Only max_spinners idle workers spin at once: more spinners than spare cores would take the CPU
    from the parent (or from the worker that has the work) instead of saving a wake-up. */
-static bool spin_for_work(struct control *cb, struct worker_slot *w) {
+static bool spin_for_work(struct control *cb, const struct seg_view *v) {
     uint32_t s = atomic_load_explicit(&cb->spinners, memory_order_relaxed);
     do {
         if (s >= cb->max_spinners)
@@ -79,7 +81,7 @@ static bool spin_for_work(struct control *cb, struct worker_slot *w) {
     uint64_t until = shmpool__now_ns() + (uint64_t)cb->spin_us * 1000u;
     do {
         for (int i = 0; i < 64 && !found; i++) {
-            found = work_waiting(cb, w);
+            found = work_waiting(cb, v);
             shmpool__cpu_relax();
         }
     } while (!found && shmpool__now_ns() < until);
@@ -87,14 +89,14 @@ static bool spin_for_work(struct control *cb, struct worker_slot *w) {
     return found;
 }
 
-static void idle(struct control *cb, struct worker_slot *w) {
-    if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN) && spin_for_work(cb, w))
+static void idle(struct control *cb, struct worker_slot *w, const struct seg_view *v) {
+    if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN) && spin_for_work(cb, v))
         return;
     atomic_fetch_add(&cb->sleepers, 1); /* first: dying before the next line leaks a count, not
                                             a claim of a worker that is gone */
     atomic_store(&w->asleep, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    if (!work_waiting(cb, w))
+    if (!work_waiting(cb, v))
         futex(&w->asleep, FUTEX_WAIT, 1); /* returns at once if claimed already; EINTR is fine */
     shmpool__worker_unsleep(cb, w);
 }
@@ -154,7 +156,7 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
-    shmpool__arena_sync(cb, v, &w->seg_seen);
+    int map_rc = shmpool__arena_sync(cb, v, &w->seg_seen);
     int broken = 0;
     if (cb->initializer)
         broken = cb->initializer(cb->initializer_arg);
@@ -164,7 +166,7 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
 
     uint64_t tasks_left = cb->max_tasks ? cb->max_tasks : UINT64_MAX;
     uint64_t d = atomic_exchange(&w->resume, 0);
-    if (d && shmpool__job_run(cb, w, d, &tasks_left, broken) == JOB_WORKER_EXITS)
+    if (d && shmpool__job_run(cb, w, d, &tasks_left, broken ? broken : map_rc) == JOB_WORKER_EXITS)
         leave(w);
     for (;;) {
         shmpool__arena_sync(cb, v, &w->seg_seen);
@@ -172,13 +174,17 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
         if (sd == SHUTDOWN_NOW)
             leave(w);
         if (shmpool__ring_try_pop(cb_ring(cb), &w->held, &w->claim)) {
-            shmpool__arena_sync(cb, v, &w->seg_seen); /* memory the job names may be new */
-            if (shmpool__job_run(cb, w, w->held, &tasks_left, broken) == JOB_WORKER_EXITS)
+            /* Memory the job names may be new. A segment we cannot map would be a SIGSEGV in the
+               task: the job fails with SHMPOOL_EMAP instead and we leave (a fresh worker, with
+               fresh fds, tries again). */
+            map_rc = shmpool__arena_sync(cb, v, &w->seg_seen);
+            if (shmpool__job_run(cb, w, w->held, &tasks_left, broken ? broken : map_rc) ==
+                JOB_WORKER_EXITS)
                 leave(w);
             continue;
         }
         if (sd == SHUTDOWN_IDLE)
             leave(w);
-        idle(cb, w);
+        idle(cb, w, v);
     }
 }

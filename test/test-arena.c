@@ -237,6 +237,57 @@ static void test_alloc_beyond_dev_shm_is_enospc_and_the_pool_stays_usable(void *
     assert_true(strstr(shmpool_strerror(-ENOSPC), "/dev/shm") != NULL);
 }
 
+/* On a 64 MiB /dev/shm: 48 MiB, free, 48 MiB again, five times. Idle workers that kept the freed
+   block mapped (they unmapped only at their next job) made the second alloc ENOSPC for ever. */
+static int sum_first_page(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    const uint64_t *block = *(const uint64_t *const *)in;
+    uint64_t s = 0;
+    for (size_t i = 0; i < 512; i++)
+        s += block[i];
+    *(uint64_t *)out = s;
+    return 0;
+}
+
+static int realloc_child(void) {
+    if (unshare(CLONE_NEWNS) != 0)
+        return 77;
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=64m") != 0)
+        return 77;
+    shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p;
+    if (shmpool_create(&p, &o) != 0)
+        return 2;
+    for (int round = 0; round < 5; round++) {
+        uint64_t *big = shmpool_alloc(p, 48u << 20);
+        if (!big)
+            return 10 + round;
+        big[0] = (uint64_t)round + 1;
+        uint64_t s = 0;
+        if (shmpool_apply(p, sum_first_page, NULL, &big, sizeof big, &s, sizeof s) != 0 ||
+            s != (uint64_t)round + 1)
+            return 3;
+        if (shmpool_free(p, big) != 0)
+            return 4;
+    }
+    shmpool_destroy(p);
+    return count_shm() == 0 ? 0 : 5;
+}
+
+static void test_freed_dev_shm_space_comes_back_while_workers_idle(void **state) {
+    (void)state;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(realloc_child());
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77)
+        test_skip(); /* no CAP_SYS_ADMIN for a private mount namespace */
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* The reference vector of SipHash-2-4: key 00..0f, message 00..07. */
 static void test_segment_names_hash_with_siphash_2_4(void **state) {
     (void)state;
@@ -292,6 +343,7 @@ int main(void) {
         cmocka_unit_test(test_free_refuses_the_library_s_staging_blocks),
         cmocka_unit_test(test_alloc_and_free_many_times_leaves_nothing_behind),
         cmocka_unit_test(test_alloc_beyond_dev_shm_is_enospc_and_the_pool_stays_usable),
+        cmocka_unit_test(test_freed_dev_shm_space_comes_back_while_workers_idle),
         cmocka_unit_test(test_segment_names_hash_with_siphash_2_4),
         cmocka_unit_test(test_an_alloc_skips_names_someone_else_created),
     };

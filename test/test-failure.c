@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena.h"
+#include "control.h"
 #include "helper.h"
 #include "helpers.h"
 #include "state.h"
@@ -568,6 +570,57 @@ static void test_a_process_killed_while_removing_a_name_leaves_no_segment(void *
     trap = NULL;
 }
 
+/* A segment a worker cannot map (its name removed by someone else: `shmpool clean` from another
+   PID namespace, say; or the worker is out of fds) fails the job with SHMPOOL_EMAP. Before, the
+   entry was recorded as mapped and the task touching it died of SIGSEGV. */
+static int sleep_300ms(const void *in, void *out, void *ctx) {
+    (void)in, (void)out, (void)ctx;
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+static int read_first_word(const void *in, void *out, void *ctx) {
+    (void)ctx;
+    *(uint64_t *)out = **(const uint64_t *const *)in;
+    return 0;
+}
+
+static void test_a_segment_a_worker_cannot_map_fails_the_job_with_emap(void **state) {
+    (void)state;
+    shmpool_options o = {.workers = 1, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p;
+    assert_int_equal(shmpool_create(&p, &o), 0);
+    shmpool_result *busy;
+    assert_int_equal(shmpool_apply_async(p, sleep_300ms, NULL, NULL, 0, NULL, 0, &busy), 0);
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL); /* the only worker is inside the task: it cannot map what comes next */
+    uint64_t *block = shmpool_alloc(p, 4096);
+    assert_non_null(block);
+    block[0] = 42;
+    uint64_t off = (uint64_t)((char *)block - p->cb->arena_base), id = 0;
+    for (uint32_t i = 0; i < atomic_load(&p->cb->seg_hwm); i++)
+        if (atomic_load(&cb_seg(p->cb, i)->id) && atomic_load(&cb_seg(p->cb, i)->offset) == off)
+            id = atomic_load(&cb_seg(p->cb, i)->id);
+    assert_true(id != 0);
+    char name[SEG_NAME_MAX];
+    shmpool__seg_name(p->cb, id, name, sizeof name);
+    assert_int_equal(shm_unlink(name), 0); /* what a `clean` that cannot see us would do */
+    uint64_t got = 0;
+    assert_int_equal(shmpool_apply(p, read_first_word, NULL, &block, sizeof block, &got, sizeof got),
+                     SHMPOOL_EMAP);
+    assert_int_equal(shmpool_result_get(busy, -1), 0);
+    shmpool_result_free(busy);
+    assert_int_equal(shmpool_free(p, block), 0);
+    uint64_t *fresh = shmpool_alloc(p, 4096); /* the pool goes on */
+    assert_non_null(fresh);
+    fresh[0] = 7;
+    assert_int_equal(shmpool_apply(p, read_first_word, NULL, &fresh, sizeof fresh, &got, sizeof got), 0);
+    assert_int_equal(got, 7);
+    assert_int_equal(shmpool_free(p, fresh), 0);
+    shmpool_destroy(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_task_that_segfaults_fails_its_job_with_sigsegv_and_the_pool_goes_on),
@@ -587,6 +640,7 @@ int main(void) {
         cmocka_unit_test(test_a_parent_that_exits_without_destroy_leaves_nothing),
         cmocka_unit_test(test_a_process_killed_while_removing_a_name_leaves_no_segment),
         cmocka_unit_test(test_a_parent_killed_while_changing_the_segment_table_leaves_nothing),
+        cmocka_unit_test(test_a_segment_a_worker_cannot_map_fails_the_job_with_emap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
