@@ -292,11 +292,13 @@ int shmpool__arena_free(struct arena *a, void *p, bool internal) {
     uint64_t id = atomic_load_explicit(&e->id, memory_order_relaxed);
     uint64_t off = atomic_load_explicit(&e->offset, memory_order_relaxed);
     uint64_t len = atomic_load_explicit(&e->length, memory_order_relaxed);
-    reserve_at(cb->arena_base + off, len); /* back to PROT_NONE: the range stays reserved */
-    unlink_once(cb, e, id);
+    /* Out of the table first, then the name: a worker whose map of it fails must see the table
+       moved (freed meanwhile), or it would report SHMPOOL_EMAP for a block nobody uses. */
     seqlock_begin(cb);
     atomic_store_explicit(&e->id, 0, memory_order_relaxed);
     seqlock_end(cb);
+    unlink_once(cb, e, id);
+    reserve_at(cb->arena_base + off, len); /* back to PROT_NONE: the range stays reserved */
     a->free_slots[a->nfree_slots++] = (uint32_t)(e - cb_seg(cb, 0));
     give_range(a, off, len);
     return 0;

@@ -64,6 +64,10 @@ struct worker_slot {
     _Atomic uint64_t tasks;    /* tasks run by the process now in this slot */
     _Atomic uint32_t timed_out; /* it ended itself for running past task_timeout_ms */
     _Atomic uint32_t asleep;   /* futex word: 1 while idle and not yet claimed by a waker */
+    _Atomic uint32_t spinning; /* counted (or about to be) in `spinners`: the helper uncounts a
+                                  worker that dies spinning */
+    _Atomic uint64_t start_ticks; /* the process's start time (/proc stat): tells it from a later
+                                     process that reuses its pid */
 };
 
 enum job_kind { JOB_MAP = 1, JOB_STARMAP, JOB_APPLY, JOB_FOR };
@@ -123,6 +127,7 @@ struct control {
     uint32_t spin_us, max_tasks, task_retries, task_timeout_ms;
     pid_t parent_pid;
     _Atomic pid_t helper_pid;
+    int lifeline_fd;          /* the helper's end of the parent's lifeline pipe (helper.h) */
     char *arena_base;
     size_t arena_bytes;
     int (*initializer)(void *);

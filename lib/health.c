@@ -4,6 +4,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "procstat.h"
 
 bool shmpool__health_helper_gone(shmpool *p) {
     pid_t pid = atomic_load(&p->helper_pid);
@@ -18,16 +21,29 @@ bool shmpool__health_helper_gone(shmpool *p) {
     return false;
 }
 
-/* The helper died under us: its workers die with it (PDEATHSIG); make sure they are gone before
-   any job is declared over, since they may still write to its buffers. */
+/* The helper died under us: its workers get SIGKILL from the kernel (PDEATHSIG); make sure they
+   are gone before any job is declared over, since they may still write to its buffers. A pid is
+   signalled only while it names the very process the helper started (its start time), never a
+   stranger that reused it; a zombie has ended (a kill() to it succeeds, which kept this loop going
+   for a second); under a child subreaper the workers became our children: reap them. */
 void shmpool__health_end_workers(shmpool *p) {
     struct control *cb = p->cb;
     for (int round = 0; round < 200; round++) {
         bool any = false;
         for (unsigned i = 0; i < cb->nworkers; i++) {
-            pid_t pid = atomic_load(&cb_worker(cb, i)->pid);
-            if (pid > 0 && kill(pid, SIGKILL) == 0)
-                any = true;
+            struct worker_slot *w = cb_worker(cb, i);
+            pid_t pid = atomic_load(&w->pid);
+            struct procstat s;
+            if (pid <= 0 || shmpool__procstat_read(pid, &s) != 0 ||
+                s.start_ticks != atomic_load(&w->start_ticks))
+                continue; /* gone, or a stranger */
+            if (s.state == 'Z' || s.state == 'X') {
+                if (s.ppid == getpid())
+                    waitpid(pid, NULL, WNOHANG);
+                continue;
+            }
+            kill(pid, SIGKILL);
+            any = true;
         }
         if (!any)
             break;

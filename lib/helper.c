@@ -1,6 +1,8 @@
 #include "helper.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "arena.h"
 #include "clock.h"
 #include "job.h"
+#include "procstat.h"
 #include "tunables.h"
 #include "worker.h"
 
@@ -27,7 +30,20 @@ struct helper {
     bool starting; /* the first workers are starting: deaths are create's failures */
 };
 
-static bool parent_alive(const struct control *cb) { return getppid() == cb->parent_pid; }
+/* The parent still runs this program: it has not exited, nor exec'd another (the lifeline's
+   write end, close-on-exec, is then gone and the read end reports the hang-up). */
+static bool parent_alive(const struct control *cb) {
+    if (getppid() != cb->parent_pid)
+        return false;
+    struct pollfd pf = {.fd = cb->lifeline_fd, .events = POLLIN};
+    return poll(&pf, 1, 0) == 0;
+}
+
+/* SIGIO on the lifeline's hang-up, so an exec is noticed at once rather than at the next tick. */
+static void watch_lifeline(const struct control *cb) {
+    fcntl(cb->lifeline_fd, F_SETOWN, getpid());
+    fcntl(cb->lifeline_fd, F_SETFL, fcntl(cb->lifeline_fd, F_GETFL) | O_ASYNC);
+}
 
 _Noreturn static void parent_gone(struct helper *h) {
     struct control *cb = h->cb;
@@ -43,6 +59,13 @@ _Noreturn static void parent_gone(struct helper *h) {
     _exit(0);
 }
 
+static bool any_worker(const struct control *cb) {
+    for (unsigned i = 0; i < cb->nworkers; i++)
+        if (atomic_load(&cb_worker((struct control *)cb, i)->pid) > 0)
+            return true;
+    return false;
+}
+
 static void spawn(struct helper *h, unsigned slot) {
     struct control *cb = h->cb;
     struct worker_slot *w = cb_worker(cb, slot);
@@ -56,16 +79,24 @@ static void spawn(struct helper *h, unsigned slot) {
     if (pid == 0)
         shmpool__worker_main(cb, slot, h->view);
     if (pid < 0) {
+        int err = errno;
         atomic_store(&w->state, W_EMPTY);
         if (h->starting) { /* create reports it */
-            atomic_store(&w->init_rc, -errno);
+            atomic_store(&w->init_rc, -err);
             atomic_store(&w->state, W_BROKEN);
             sem_post(&cb->started);
+        } else if (!any_worker(cb)) {
+            /* Nobody left to run queued work (RLIMIT_NPROC, say): fail a task with the fork's
+               code, as a replacement that died starting would, then try again. */
+            h->deferred_rc[slot] = -err;
+            h->respawn[slot] = false;
         } else {
-            h->respawn[slot] = true; /* try again on the next tick */
+            h->respawn[slot] = true; /* the others run the work; try again on the next tick */
         }
         return;
     }
+    struct procstat st;
+    atomic_store(&w->start_ticks, shmpool__procstat_read(pid, &st) == 0 ? st.start_ticks : 0);
     atomic_store(&w->pid, pid);
     h->respawn[slot] = false;
 }
@@ -167,6 +198,7 @@ static void on_exit_of(struct helper *h, unsigned slot, int status) {
     if (!clean)
         repair(h, slot, code);
     shmpool__worker_unsleep(cb, w); /* killed asleep: a waker must not claim a dead worker */
+    shmpool__spinner_uncount(cb, w); /* killed spinning: the count would keep others from it */
     if (state == W_STARTING) {
         if (h->starting) { /* create fails with this code */
             atomic_store(&w->init_rc, code);
@@ -232,13 +264,6 @@ static void enforce_timeouts(struct control *cb) {
     }
 }
 
-static bool any_worker(const struct control *cb) {
-    for (unsigned i = 0; i < cb->nworkers; i++)
-        if (atomic_load(&cb_worker((struct control *)cb, i)->pid) > 0)
-            return true;
-    return false;
-}
-
 _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
     static struct helper h; /* zeroed; a fresh copy in this process only */
     h.cb = cb;
@@ -264,6 +289,9 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
     sigaddset(&waitset, SIGUSR1);
     sigaddset(&waitset, SIGUSR2);
     sigaddset(&waitset, SIGTERM);
+    sigaddset(&waitset, SIGIO);
+    setpgid(0, 0); /* see helper.h: a kill of the program's process group must leave us to clean */
+    watch_lifeline(cb);
     /* PDEATHSIG fires when the *thread* that forked us exits; getppid() tells whether the whole
        process is gone. Checked after arming, in case the parent died first. */
     prctl(PR_SET_PDEATHSIG, SIGUSR2);
@@ -320,6 +348,10 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
             }
             continue;
         }
+        /* Work queued at a tick while workers sleep: a wake-up went to a worker that cannot
+           run (SIGSTOPped while idle, it took the wake-up and sleeps on). Wake the others. */
+        if (shmpool__ring_count(cb_ring(cb)) > 0)
+            shmpool__wake_workers(cb, WAKE_ALL);
         for (unsigned i = 0; i < cb->nworkers; i++) {
             if (h.deferred_rc[i] && shmpool__ring_count(cb_ring(cb)) > 0)
                 fail_deferred(&h, i);
@@ -329,15 +361,27 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
     }
 }
 
-int shmpool__helper_start(struct control *cb, struct seg_view *helper_view) {
+int shmpool__helper_start(struct control *cb, struct seg_view *helper_view, int *lifeline) {
     if (cb->nworkers > SHMPOOL_MAX_WORKERS)
         return -EINVAL;
-    fflush(NULL); /* so no child inherits, and later flushes twice, what the program buffered */
-    pid_t pid = fork();
-    if (pid < 0)
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
         return -errno;
-    if (pid == 0)
+    fflush(NULL); /* so no child inherits, and later flushes twice, what the program buffered */
+    cb->lifeline_fd = fds[0];
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -err;
+    }
+    if (pid == 0) {
+        close(fds[1]);
         helper_main(cb, helper_view);
+    }
+    close(fds[0]);
+    *lifeline = fds[1];
     atomic_store(&cb->helper_pid, pid);
     return 0;
 }

@@ -7,7 +7,12 @@
  * chunk is queued again; a ring cell it had won is released), then forks a replacement.
  *
  * It watches the pool's parent (PR_SET_PDEATHSIG plus getppid()): when the parent is gone it kills
- * the workers and removes every /dev/shm name of the pool, then exits. */
+ * the workers and removes every /dev/shm name of the pool, then exits. The same when the parent
+ * calls exec() without destroy: the parent holds the write end of a pipe, close-on-exec, and the
+ * helper the read end, with O_ASYNC; exec closes it, the helper gets SIGIO and sees the hang-up.
+ *
+ * It runs in a process group of its own (with its workers): a SIGKILL to the program's group
+ * (a shell's job control, a supervisor) ends the parent, not the helper, which then cleans up. */
 #ifndef SHMPOOL_HELPER_H
 #define SHMPOOL_HELPER_H
 
@@ -16,8 +21,9 @@
 #include "control.h"
 
 struct seg_view;
-/* Parent: fork the helper, which forks the workers. */
-int shmpool__helper_start(struct control *cb, struct seg_view *helper_view);
+/* Parent: fork the helper, which forks the workers. *lifeline gets the parent's end of the
+   lifeline, to close when the helper has been reaped. */
+int shmpool__helper_start(struct control *cb, struct seg_view *helper_view, int *lifeline);
 /* Parent: ask the helper to look at the control block now (shutdown, new segments). */
 void shmpool__helper_kick(struct control *cb);
 

@@ -70,6 +70,8 @@ static shmpool_options resolve_options(const shmpool_options *opt, int usable) {
 }
 
 static void pool_free_memory(shmpool *p) {
+    if (p->lifeline >= 0)
+        close(p->lifeline);
     shmpool__results_free_all(p);
     shmpool__arena_destroy(p->arena);
     shmpool__control_destroy(p->cb);
@@ -84,6 +86,7 @@ static int pool_new(shmpool **out, const shmpool_options *o, int usable) {
     if (!p)
         return -ENOMEM;
     p->opt = *o;
+    p->lifeline = -1;
     p->owner_pid = getpid();
     p->owner_epoch = shmpool__owner_epoch();
     int rc = shmpool__slots_init(&p->slots, o->queue_depth);
@@ -121,7 +124,7 @@ static int pool_new(shmpool **out, const shmpool_options *o, int usable) {
 static int start_processes(shmpool *p) {
     struct control *cb = p->cb;
     struct seg_view *hv = shmpool__seg_view_create(cb);
-    int rc = hv ? shmpool__helper_start(cb, hv) : -ENOMEM;
+    int rc = hv ? shmpool__helper_start(cb, hv, &p->lifeline) : -ENOMEM;
     shmpool__seg_view_destroy(hv); /* the helper has its own copy */
     if (rc)
         return rc;

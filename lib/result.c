@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "clock.h"
 #include "job.h"
+#include "procstat.h"
 #include "owner.h"
 #include "tunables.h"
 #include "wait.h"
@@ -225,7 +226,9 @@ static void signal_workers_in(struct control *cb, uint64_t desc, int sig) {
     for (unsigned i = 0; i < cb->nworkers; i++) {
         struct worker_slot *w = cb_worker(cb, i);
         pid_t pid = atomic_load(&w->pid);
-        if (pid > 0 && atomic_load(&w->job) == desc)
+        /* the start time check: a worker just reaped may have given its pid to a stranger */
+        if (pid > 0 && atomic_load(&w->job) == desc &&
+            shmpool__procstat_alive(pid, atomic_load(&w->start_ticks)))
             kill(pid, sig);
     }
 }

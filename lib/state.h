@@ -25,6 +25,7 @@ struct shmpool {
     _Atomic int state;          /* enum pool_state; written under the lock */
     _Atomic bool broken;        /* the helper died: nothing runs any more */
     _Atomic pid_t helper_pid;   /* 0 once reaped */
+    int lifeline;               /* write end of the helper's lifeline (helper.h), -1 if none */
     shmpool_options opt;
     struct slots slots;
     struct shmpool_result *results; /* every result not yet freed */

@@ -28,6 +28,7 @@
 #include "arena.h"
 #include "clock.h"
 #include "job.h"
+#include "procstat.h"
 
 static long futex(_Atomic uint32_t *word, int op, uint32_t val) {
     return syscall(SYS_futex, word, op, val, NULL, NULL, 0); /* shared: not FUTEX_PRIVATE */
@@ -71,11 +72,16 @@ static bool work_waiting(struct control *cb, const struct seg_view *v) {
 
 /* Only max_spinners idle workers spin at once: more spinners than spare cores would take the CPU
    from the parent (or from the worker that has the work) instead of saving a wake-up. */
-static bool spin_for_work(struct control *cb, const struct seg_view *v) {
+static bool spin_for_work(struct control *cb, struct worker_slot *w, const struct seg_view *v) {
+    /* The flag first: a worker killed between the two is uncounted by the helper (the count may
+       then be one too low for a moment, never too high: a count too high would stop wake-ups). */
+    atomic_store(&w->spinning, 1);
     uint32_t s = atomic_load_explicit(&cb->spinners, memory_order_relaxed);
     do {
-        if (s >= cb->max_spinners)
+        if (s >= cb->max_spinners) {
+            atomic_store(&w->spinning, 0);
             return false;
+        }
     } while (!atomic_compare_exchange_weak(&cb->spinners, &s, s + 1));
     bool found = false;
     uint64_t until = shmpool__now_ns() + (uint64_t)cb->spin_us * 1000u;
@@ -85,12 +91,20 @@ static bool spin_for_work(struct control *cb, const struct seg_view *v) {
             shmpool__cpu_relax();
         }
     } while (!found && shmpool__now_ns() < until);
-    atomic_fetch_sub(&cb->spinners, 1);
+    shmpool__spinner_uncount(cb, w);
     return found;
 }
 
+void shmpool__spinner_uncount(struct control *cb, struct worker_slot *w) {
+    if (!atomic_exchange(&w->spinning, 0))
+        return;
+    uint32_t s = atomic_load(&cb->spinners);
+    while (s && !atomic_compare_exchange_weak(&cb->spinners, &s, s - 1))
+        ; /* never below 0: see above */
+}
+
 static void idle(struct control *cb, struct worker_slot *w, const struct seg_view *v) {
-    if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN) && spin_for_work(cb, v))
+    if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN) && spin_for_work(cb, w, v))
         return;
     atomic_fetch_add(&cb->sleepers, 1); /* first: dying before the next line leaks a count, not
                                             a claim of a worker that is gone */
@@ -144,6 +158,13 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != helper)
         _exit(1);
+    close(cb->lifeline_fd); /* the helper's to watch */
+    /* Who we are, before anyone learns we started (the helper writes the same after fork, maybe
+       later than our first task): start time first, as the pid is what readers look at. */
+    struct procstat me;
+    if (shmpool__procstat_read(getpid(), &me) == 0)
+        atomic_store(&w->start_ticks, me.start_ticks);
+    atomic_store(&w->pid, getpid());
     /* Signal dispositions come from the helper: every one default but SIGINT, ignored. */
     self_cb = cb;
     self_slot = w;

@@ -17,5 +17,8 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
 /* Take worker `w` out of the sleepers (it woke by itself, or the helper reaped it). */
 void shmpool__worker_unsleep(struct control *cb, struct worker_slot *w);
 void shmpool__wake_workers(struct control *cb, unsigned want);
+/* Take worker `w` out of the spinners if it is counted there (it stopped spinning, or the helper
+   reaped it while it spun: the count would leak and no worker would spin again). */
+void shmpool__spinner_uncount(struct control *cb, struct worker_slot *w);
 
 #endif
