@@ -207,7 +207,9 @@ SHMPOOL_EXTERN int shmpool_for_async(shmpool *p, shmpool_range_fn fn, void *ctx,
  *          -ECANCELED (terminated or cancelled); -EINVAL (NULL). */
 SHMPOOL_EXTERN int shmpool_result_get(shmpool_result *r, int timeout_ms);
 /** The job's code once it ended (0 if it has not ended or succeeded); *index (may be NULL) gets the
- *  lowest failing item index, or SIZE_MAX if none is known. */
+ *  lowest index among the items that failed, or SIZE_MAX if none is known. Every chunk below that
+ *  index runs (chunks above it may be skipped, as a serial loop's break), so it is the lowest
+ *  failing index of the whole input. */
 SHMPOOL_EXTERN int shmpool_result_error(const shmpool_result *r, size_t *index);
 /** 1 if the job has ended (successfully or not), 0 if not, -EINVAL for NULL. */
 SHMPOOL_EXTERN int shmpool_result_ready(const shmpool_result *r);

@@ -34,21 +34,32 @@ static struct shmpool__io io_for(const shmpool *pool) {
     return (struct shmpool__io){.use_uring = !off};
 }
 
-static int open_for_reading(const char *path, int *fd, struct stat *st) {
-    int f = open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0)
+/* What a public call asks of the file it opens. */
+struct array_call {
+    shmpool *pool;
+    shmpool_array *arr;
+    size_t first_row, nrows; /* load_rows */
+    shmpool_dtype dtype;     /* load_raw */
+};
+
+typedef int file_op(int fd, const struct stat *st, const struct array_call *c);
+
+/* Opens path for reading, runs op on it, closes it: op's code, or why the file could not be
+   opened. */
+static int with_file(const char *path, file_op *op, const struct array_call *c) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return -errno;
-    if (fstat(f, st) < 0) {
-        int rc = -errno;
-        close(f);
-        return rc;
-    }
-    if (S_ISDIR(st->st_mode)) { /* open(O_RDONLY) succeeds on a directory; read would not */
-        close(f);
-        return -EISDIR;
-    }
-    *fd = f;
-    return 0;
+    struct stat st;
+    int rc;
+    if (fstat(fd, &st) < 0)
+        rc = -errno;
+    else if (S_ISDIR(st.st_mode))
+        rc = -EISDIR; /* open(O_RDONLY) succeeds on a directory; read would not */
+    else
+        rc = op(fd, &st, c);
+    close(fd);
+    return rc;
 }
 
 /* Regular files are read at offsets; anything else (a pipe, a FIFO, a device) as a stream. */
@@ -135,7 +146,8 @@ static int expect_eof(int fd) {
     }
 }
 
-static int load_npy(shmpool *pool, int fd, const struct stat *st, shmpool_array *arr) {
+static int load_npy(int fd, const struct stat *st, const struct array_call *c) {
+    shmpool *pool = c->pool;
     bool regular = S_ISREG(st->st_mode);
     struct shmpool__npy_header h;
     int rc = read_checked_header(fd, st, &h);
@@ -152,8 +164,8 @@ static int load_npy(shmpool *pool, int fd, const struct stat *st, shmpool_array 
         (void)shmpool_free(pool, data);
         return rc;
     }
-    describe(arr, &h);
-    arr->data = data;
+    describe(c->arr, &h);
+    c->arr->data = data;
     return 0;
 }
 
@@ -161,20 +173,15 @@ int shmpool_array_load(shmpool *pool, const char *path, shmpool_array *arr) {
     if (!pool || !path || !arr)
         return -EINVAL;
     memset(arr, 0, sizeof *arr);
-    int fd = -1;
-    struct stat st;
-    int rc = open_for_reading(path, &fd, &st);
-    if (rc)
-        return rc;
-    rc = load_npy(pool, fd, &st, arr);
-    close(fd);
-    return rc;
+    return with_file(path, load_npy, &(struct array_call){.pool = pool, .arr = arr});
 }
 
 /* Rows [first, first + want) of the first axis, clipped to the array: the data of a slice is one
    contiguous byte range of a C-order file, read straight into shared memory. */
-static int load_npy_rows(shmpool *pool, int fd, const struct stat *st, size_t first, size_t want,
-                         shmpool_array *arr) {
+static int load_npy_rows(int fd, const struct stat *st, const struct array_call *c) {
+    shmpool *pool = c->pool;
+    shmpool_array *arr = c->arr;
+    size_t first = c->first_row, want = c->nrows;
     if (!S_ISREG(st->st_mode))
         return -ESPIPE; /* a stream cannot skip to a row */
     struct shmpool__npy_header h;
@@ -204,21 +211,19 @@ static int load_npy_rows(shmpool *pool, int fd, const struct stat *st, size_t fi
     return 0;
 }
 
+static int stat_npy(int fd, const struct stat *st, const struct array_call *c) {
+    struct shmpool__npy_header h;
+    int rc = read_checked_header(fd, st, &h);
+    if (!rc)
+        describe(c->arr, &h);
+    return rc;
+}
+
 int shmpool_array_stat(const char *path, shmpool_array *arr) {
     if (!path || !arr)
         return -EINVAL;
     memset(arr, 0, sizeof *arr);
-    int fd = -1;
-    struct stat st;
-    int rc = open_for_reading(path, &fd, &st);
-    if (rc)
-        return rc;
-    struct shmpool__npy_header h;
-    rc = read_checked_header(fd, &st, &h);
-    close(fd);
-    if (!rc)
-        describe(arr, &h);
-    return rc;
+    return with_file(path, stat_npy, &(struct array_call){.arr = arr});
 }
 
 int shmpool_array_load_rows(shmpool *pool, const char *path, size_t first_row, size_t nrows,
@@ -226,14 +231,8 @@ int shmpool_array_load_rows(shmpool *pool, const char *path, size_t first_row, s
     if (!pool || !path || !arr)
         return -EINVAL;
     memset(arr, 0, sizeof *arr);
-    int fd = -1;
-    struct stat st;
-    int rc = open_for_reading(path, &fd, &st);
-    if (rc)
-        return rc;
-    rc = load_npy_rows(pool, fd, &st, first_row, nrows, arr);
-    close(fd);
-    return rc;
+    struct array_call c = {.pool = pool, .arr = arr, .first_row = first_row, .nrows = nrows};
+    return with_file(path, load_npy_rows, &c);
 }
 
 /* A raw stream has no size until its end: gather it in the heap, then copy it once. */
@@ -269,8 +268,10 @@ static int slurp(int fd, unsigned char **out, size_t *len) {
     return 0;
 }
 
-static int load_raw(shmpool *pool, int fd, const struct stat *st, shmpool_dtype dtype,
-                    shmpool_array *arr) {
+static int load_raw(int fd, const struct stat *st, const struct array_call *c) {
+    shmpool *pool = c->pool;
+    shmpool_array *arr = c->arr;
+    shmpool_dtype dtype = c->dtype;
     size_t esize = shmpool__npy_dtype_size(dtype), nbytes = 0;
     unsigned char *staged = NULL;
     int rc;
@@ -315,14 +316,8 @@ int shmpool_array_load_raw(shmpool *pool, const char *path, shmpool_dtype dtype,
     memset(arr, 0, sizeof *arr);
     if (shmpool__npy_dtype_size(dtype) == 0)
         return -EINVAL;
-    int fd = -1;
-    struct stat st;
-    int rc = open_for_reading(path, &fd, &st);
-    if (rc)
-        return rc;
-    rc = load_raw(pool, fd, &st, dtype, arr);
-    close(fd);
-    return rc;
+    struct array_call c = {.pool = pool, .arr = arr, .dtype = dtype};
+    return with_file(path, load_raw, &c);
 }
 
 /* The array must describe itself consistently: count is the product of shape, nbytes follows. */

@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <liburing.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "pid_ended.h"
 #include "shmpool.h"
 
 /* The directory `info` and `clean` look at: /dev/shm unless SHMPOOL_SHM_DIR says otherwise. */
@@ -178,20 +178,11 @@ static bool parse_name(const char *name, pid_t *parent, pid_t *helper) {
 }
 
 /* True if pid names a live process. A zombie has ended: it holds no mapping and will remove
-   nothing, so it counts as gone. EPERM means it exists (somebody else's). */
+   nothing, so it counts as gone. EPERM means it exists (somebody else's). No /proc entry: gone;
+   /proc unreadable: assume alive. */
 static bool alive(pid_t pid) {
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return false;
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return errno != ENOENT; /* no /proc entry: gone; /proc unreadable: assume alive */
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')');
-    return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+    int ended = shmpool__pid_ended(pid);
+    return ended == 0 || (ended < 0 && ended != -ENOENT);
 }
 
 static int cmd_clean(bool dry_run) {

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+#include "align.h"
 
 static int init_robust_mutex(pthread_mutex_t *m) {
     pthread_mutexattr_t a;

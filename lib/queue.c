@@ -40,6 +40,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "align.h"
 #include "clock.h"
 #include "ring.h"
 
@@ -68,10 +69,6 @@ struct slot {
 };
 
 _Static_assert(sizeof(struct slot) == 8, "slot header is one word");
-
-static size_t align_up(size_t n) {
-    return (n + QUEUE_ALIGN - 1) & ~(size_t)(QUEUE_ALIGN - 1);
-}
 
 static struct ring *ring_at(const shmpool_queue *q, uint64_t off) {
     return (struct ring *)((unsigned char *)q + off);
@@ -119,15 +116,13 @@ int shmpool_queue_create(shmpool_queue **q, shmpool *pool, size_t capacity, size
     /* The semaphores count up to capacity; the rings take a 32-bit power of two. */
     if (capacity == 0 || max_msg == 0 || capacity > SEM_VALUE_MAX || capacity > (1u << 31))
         return -EINVAL;
-    uint32_t ring_cap = 1;
-    while (ring_cap < capacity)
-        ring_cap <<= 1;
+    uint32_t ring_cap = pow2_at_least((uint32_t)capacity, 1u << 31);
     size_t ring_sz = shmpool__ring_bytes(ring_cap, sizeof(uint64_t));
     if (ring_sz == 0 || max_msg > SIZE_MAX / 2)
         return -ENOMEM;
-    size_t slot_bytes = align_up(sizeof(struct slot) + max_msg);
-    size_t head = align_up(sizeof(struct shmpool_queue));
-    size_t rings = 2 * align_up(ring_sz);
+    size_t slot_bytes = align_up(sizeof(struct slot) + max_msg, QUEUE_ALIGN);
+    size_t head = align_up(sizeof(struct shmpool_queue), QUEUE_ALIGN);
+    size_t rings = 2 * align_up(ring_sz, QUEUE_ALIGN);
     if (slot_bytes > (SIZE_MAX - head - rings) / capacity)
         return -ENOMEM;
     size_t bytes = head + rings + slot_bytes * capacity;
@@ -149,7 +144,7 @@ int shmpool_queue_create(shmpool_queue **q, shmpool *pool, size_t capacity, size
     nq->max_msg = max_msg;
     nq->slot_bytes = slot_bytes;
     nq->free_off = head;
-    nq->full_off = head + align_up(ring_sz);
+    nq->full_off = head + align_up(ring_sz, QUEUE_ALIGN);
     nq->slots_off = head + rings;
     int rc = shmpool__ring_init(ring_at(nq, nq->free_off), ring_cap, sizeof(uint64_t));
     if (rc == 0)

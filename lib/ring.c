@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "align.h"
+
 #define RING_MAGIC 0x52494e47u /* "RING" */
 
 struct cell {
@@ -27,7 +29,7 @@ static struct cell *cell_at(const struct ring *r, uint64_t pos) {
 }
 
 static size_t cell_bytes_for(size_t payload) {
-    return (sizeof(struct cell) + payload + 7) & ~(size_t)7;
+    return align_up(sizeof(struct cell) + payload, 8);
 }
 
 size_t shmpool__ring_bytes(uint32_t capacity, size_t payload) {

@@ -130,108 +130,148 @@ static bool register_dst(struct io_uring *ring, unsigned char *buf, size_t len, 
     return ok;
 }
 
+/* One transfer's state: the range, the slots that carry its requests, and what is in flight. */
+struct xfer {
+    struct io_uring *ring;
+    int fd;
+    unsigned char *buf;
+    size_t len;
+    uint64_t off;
+    bool writing, stream;
+    size_t req;           /* bytes per request */
+    bool fixed;           /* reads go into the registered destination */
+    size_t fixed_max;     /* bytes per registered buffer */
+    struct slot slots[DEPTH_MAX];
+    unsigned free_idx[DEPTH_MAX], nfree;
+    size_t next;          /* bytes of the range handed to a slot so far */
+    unsigned pending;     /* prepared, not yet taken by the kernel */
+    unsigned inflight;    /* taken by the kernel, completion not yet seen */
+    int err;              /* the first error: nothing new is handed out or submitted */
+};
+
+/* Hand out the rest of the range to free slots, as far as the submission queue has room. */
+static void hand_out_range(struct xfer *x) {
+    while (!x->err && x->next < x->len && x->nfree > 0) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(x->ring);
+        if (!sqe)
+            break;
+        unsigned i = x->free_idx[--x->nfree];
+        struct slot *s = &x->slots[i];
+        s->buf = x->buf + x->next;
+        s->len = x->len - x->next < x->req ? x->len - x->next : x->req;
+        s->off = x->off + x->next;
+        s->fixed = -1;
+        if (x->fixed) { /* a request lies inside one registered buffer */
+            size_t room = x->fixed_max - x->next % x->fixed_max;
+            s->len = s->len < room ? s->len : room;
+            s->fixed = (int)(x->next / x->fixed_max);
+        }
+        x->next += s->len;
+        prep(sqe, x->fd, s, i, x->writing, x->stream);
+        x->pending++;
+    }
+}
+
+/* Give the prepared requests to the kernel. -EAGAIN: it is out of resources for now and nothing
+   is in flight to reap first, so yield and try again; else 0 (a failure is left in x->err). */
+static int submit_prepared(struct xfer *x) {
+    if (x->pending == 0 || x->err)
+        return 0;
+    int rc = io_uring_submit(x->ring);
+    if (rc > 0) {
+        x->pending -= (unsigned)rc < x->pending ? (unsigned)rc : x->pending;
+        x->inflight += (unsigned)rc;
+    } else if (rc == -EINTR || rc == -EAGAIN || rc == -EBUSY) {
+        if (x->inflight == 0) /* else: reap something first */
+            return -EAGAIN;
+    } else {
+        /* what is still pending is never submitted; what is in flight is reaped */
+        x->err = rc < 0 ? rc : -EIO;
+    }
+    return 0;
+}
+
+/* Slot i's request came back with res: the rest of a short transfer (or one interrupted) goes out
+   again from the same slot; otherwise the slot is free, and an error is kept in x->err. */
+static void complete_request(struct xfer *x, unsigned i, int res) {
+    struct slot *s = &x->slots[i];
+    bool again = false;
+    if (res == -EINTR || res == -EAGAIN) {
+        if (res == -EAGAIN)
+            wait_ready(x->fd, x->writing);
+        again = true;
+    } else if (res < 0) {
+        if (!x->err)
+            x->err = res;
+    } else if (res == 0) {
+        if (!x->err)
+            x->err = x->writing ? -EIO : -EPROTO;
+    } else {
+        size_t n = (size_t)res < s->len ? (size_t)res : s->len;
+        s->buf += n;
+        s->len -= n;
+        s->off += n;
+        again = s->len > 0; /* a short transfer: the rest goes out again */
+    }
+    if (again && !x->err) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(x->ring);
+        if (sqe) {
+            prep(sqe, x->fd, s, i, x->writing, x->stream);
+            x->pending++;
+            return;
+        }
+        x->err = -EIO; /* cannot happen: the ring has a place for every slot */
+    }
+    x->free_idx[x->nfree++] = i;
+}
+
+/* Wait for one completion and handle it. 0, also when the wait was interrupted (nothing reaped);
+   < 0 if the ring cannot be waited on. */
+static int reap_one(struct xfer *x) {
+    struct io_uring_cqe *cqe;
+    int rc = io_uring_wait_cqe(x->ring, &cqe);
+    if (rc == -EINTR || rc == -EAGAIN)
+        return 0;
+    if (rc < 0)
+        return rc;
+    unsigned i = (unsigned)io_uring_cqe_get_data64(cqe);
+    int res = cqe->res;
+    io_uring_cqe_seen(x->ring, cqe);
+    x->inflight--;
+    complete_request(x, i, res);
+    return 0;
+}
+
 static int uring_transfer(struct io_uring *ring, int fd, unsigned char *buf, size_t len,
                           uint64_t off, bool writing, bool stream, size_t req, unsigned depth,
                           size_t fixed_max, bool *fixed) {
     *fixed = *fixed && !writing && register_dst(ring, buf, len, fixed_max);
-    struct slot slots[DEPTH_MAX];
-    unsigned free_idx[DEPTH_MAX], nfree = depth;
+    struct xfer x = {.ring = ring, .fd = fd, .buf = buf, .len = len, .off = off,
+                     .writing = writing, .stream = stream, .req = req, .fixed = *fixed,
+                     .fixed_max = fixed_max, .nfree = depth};
     for (unsigned i = 0; i < depth; i++)
-        free_idx[i] = depth - 1 - i;
-    size_t next = 0;       /* bytes of the range handed to a slot so far */
-    unsigned pending = 0;  /* prepared, not yet taken by the kernel */
-    unsigned inflight = 0; /* taken by the kernel, completion not yet seen */
-    int err = 0;
-
+        x.free_idx[i] = depth - 1 - i;
     for (;;) {
-        /* Hand out the rest of the range to free slots. */
-        while (!err && next < len && nfree > 0) {
-            struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-            if (!sqe)
-                break;
-            unsigned i = free_idx[--nfree];
-            struct slot *s = &slots[i];
-            s->buf = buf + next;
-            s->len = len - next < req ? len - next : req;
-            s->off = off + next;
-            s->fixed = -1;
-            if (*fixed) { /* a request lies inside one registered buffer */
-                size_t room = fixed_max - next % fixed_max;
-                s->len = s->len < room ? s->len : room;
-                s->fixed = (int)(next / fixed_max);
-            }
-            next += s->len;
-            prep(sqe, fd, s, i, writing, stream);
-            pending++;
+        hand_out_range(&x);
+        if (submit_prepared(&x) == -EAGAIN) {
+            sched_yield();
+            continue;
         }
-        if (pending > 0 && !err) {
-            int rc = io_uring_submit(ring);
-            if (rc > 0) {
-                pending -= (unsigned)rc < pending ? (unsigned)rc : pending;
-                inflight += (unsigned)rc;
-            } else if (rc == -EINTR || rc == -EAGAIN || rc == -EBUSY) {
-                /* out of resources for now: reap something first, or try again */
-                if (inflight == 0) {
-                    sched_yield();
-                    continue;
-                }
-            } else {
-                /* what is still pending is never submitted; reap what is in flight */
-                err = rc < 0 ? rc : -EIO;
-            }
-        }
-        if (inflight == 0) {
-            if (err || next >= len)
+        if (x.inflight == 0) {
+            if (x.err || x.next >= x.len)
                 break;
             continue;
         }
-
-        struct io_uring_cqe *cqe;
-        int rc = io_uring_wait_cqe(ring, &cqe);
-        if (rc == -EINTR || rc == -EAGAIN)
-            continue;
+        int rc = reap_one(&x);
         if (rc < 0) {
             /* Cannot wait: leave the ring to the kernel's teardown. Rare enough (EFAULT-class
                bugs) that we only make sure to report it. */
             return rc;
         }
-        unsigned i = (unsigned)io_uring_cqe_get_data64(cqe);
-        int res = cqe->res;
-        io_uring_cqe_seen(ring, cqe);
-        inflight--;
-        struct slot *s = &slots[i];
-        bool again = false;
-        if (res == -EINTR || res == -EAGAIN) {
-            if (res == -EAGAIN)
-                wait_ready(fd, writing);
-            again = true;
-        } else if (res < 0) {
-            if (!err)
-                err = res;
-        } else if (res == 0) {
-            if (!err)
-                err = writing ? -EIO : -EPROTO;
-        } else {
-            size_t n = (size_t)res < s->len ? (size_t)res : s->len;
-            s->buf += n;
-            s->len -= n;
-            s->off += n;
-            again = s->len > 0; /* a short transfer: the rest goes out again */
-        }
-        if (again && !err) {
-            struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-            if (sqe) {
-                prep(sqe, fd, s, i, writing, stream);
-                pending++;
-                continue;
-            }
-            err = -EIO; /* cannot happen: the ring has a place for every slot */
-        }
-        free_idx[nfree++] = i;
     }
-    if (*fixed) /* nothing in flight: unpin now rather than in the ring's deferred teardown */
+    if (x.fixed) /* nothing in flight: unpin now rather than in the ring's deferred teardown */
         io_uring_unregister_buffers(ring);
-    return err;
+    return x.err;
 }
 
 static int transfer(struct shmpool__io *io, int fd, unsigned char *buf, size_t len, uint64_t off,

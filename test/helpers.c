@@ -1,4 +1,5 @@
 #include "helpers.h"
+#include "pid_ended.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -138,11 +139,7 @@ int resources_same(const struct resources *before) {
 
 int resources_same_but_mappings(const struct resources *before) { return same(before, 0); }
 
-int process_gone(pid_t pid) {
-    pid_t pp;
-    char st;
-    return stat_of(pid, &pp, &st) != 0 || st == 'Z';
-}
+int process_gone(pid_t pid) { return shmpool__pid_ended(pid) != 0; /* unreadable /proc: gone */ }
 
 int shm_segments_of(pid_t parent) {
     char prefix[32];

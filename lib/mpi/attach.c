@@ -24,6 +24,16 @@ bool shmpool__mpi_ready(void) {
     return init && !fin;
 }
 
+int shmpool__mpi_can_collect(const struct mpi_dist *d) {
+    if (!d)
+        return -EINVAL; /* not an MPI pool: no collective is possible */
+    if (d->broken)
+        return SHMPOOL_EPEER;
+    if (!shmpool__mpi_ready())
+        return -ESHUTDOWN;
+    return 0;
+}
+
 static void free_dist(struct mpi_dist *d) {
     if (!d)
         return;

@@ -63,12 +63,9 @@ static int owners_get(struct mpi_dist *d, struct owners *o) {
    verdict on its own arguments, and the lowest over all ranks is everyone's answer (so a rank
    that alone passed a bad argument does not leave the others waiting). */
 static int check_job(struct mpi_dist *d, int local_rc) {
-    if (!d)
-        return -EINVAL; /* not an MPI pool: no collective is possible */
-    if (d->broken)
-        return SHMPOOL_EPEER;
-    if (!shmpool__mpi_ready())
-        return -ESHUTDOWN;
+    int rc = shmpool__mpi_can_collect(d);
+    if (rc)
+        return rc;
     if (!local_rc && !d->last.valid)
         local_rc = -EINVAL;
     return shmpool__mpi_agree(d->comm, local_rc);

@@ -8,13 +8,9 @@
 int shmpool_mpi_array_load(shmpool *pool, const char *path, shmpool_array *arr,
                            size_t *first_row) {
     struct mpi_dist *d = shmpool__mpi_of(pool);
-    if (!d)
-        return -EINVAL; /* not an MPI pool: no collective is possible */
-    if (d->broken)
-        return SHMPOOL_EPEER;
-    if (!shmpool__mpi_ready())
-        return -ESHUTDOWN;
-    int rc;
+    int rc = shmpool__mpi_can_collect(d);
+    if (rc)
+        return rc;
     if (!path || !arr) {
         rc = -EINVAL; /* still take part in the agreement below: no rank is left waiting */
     } else if (!first_row) {

@@ -63,6 +63,10 @@ int shmpool__mpi_wait(struct mpi_dist *d, MPI_Request *req);
 struct mpi_dist *shmpool__mpi_of(const shmpool *pool);
 /* True while MPI_Init has run and MPI_Finalize has not. */
 bool shmpool__mpi_ready(void);
+/* 0 if a collective call (gather, owners, sum, array load) may start on d: -EINVAL (NULL: not an
+   MPI pool), SHMPOOL_EPEER (a peer vanished earlier), -ESHUTDOWN (MPI not running). No MPI
+   call: the caller agrees with the other ranks on what follows. */
+int shmpool__mpi_can_collect(const struct mpi_dist *d);
 /* Collective: the lowest of every rank's rc (0 if all are 0); -EIO if MPI fails. */
 int shmpool__mpi_agree(MPI_Comm comm, int rc);
 

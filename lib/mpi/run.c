@@ -10,7 +10,6 @@
  * counter is never reset, each job starts where the last one's claims left it. */
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "mpi_dist.h"
+#include "pid_ended.h"
 
 #define MAX_INFLIGHT 64        /* local parts at once: more than any pool has idle workers */
 #define POLL_YIELDS 16         /* after a claim, first only yield this many times: a worker
@@ -76,21 +76,8 @@ static void mpi_progress(struct mpi_dist *d) {
    namespace: attach.c): MPI would wait for it forever (unless the runtime ends the job first, as
    mpirun does by default). -1 if none. */
 /* Gone, or a zombie: a killed rank stays a zombie until the MPI runtime reaps it, which may take
-   seconds. */
-static bool process_ended(pid_t pid) {
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return true;
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *close_paren = strrchr(buf, ')'); /* the state follows the command name */
-    return close_paren && (close_paren[2] == 'Z' || close_paren[2] == 'X');
-}
+   seconds. A /proc entry that cannot be read is not taken for an end. */
+static bool process_ended(pid_t pid) { return shmpool__pid_ended(pid) == 1; }
 
 static int dead_peer(const struct mpi_dist *d) {
     uint64_t me = d->peers[d->rank].pid_space;
