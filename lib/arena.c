@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "align.h"
 #include "clock.h"
 #include "control.h"
 #include "shmpool.h"
@@ -139,7 +140,7 @@ size_t shmpool__arena_usable(const struct arena *a, const void *p) {
 static int take_range(struct arena *a, uint64_t len, uint64_t align, uint64_t *off) {
     for (size_t i = 0; i < a->nfree; i++) {
         struct range r = a->free[i];
-        uint64_t start = (r.off + align - 1) & ~(align - 1);
+        uint64_t start = align_up(r.off, align);
         if (start < r.off || start - r.off > r.len || r.len - (start - r.off) < len)
             continue;
         uint64_t head = start - r.off, tail = r.len - head - len;
@@ -226,7 +227,7 @@ void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
         errno = bytes ? ENOMEM : EINVAL;
         return NULL;
     }
-    uint64_t len = ((uint64_t)bytes + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+    uint64_t len = align_up(bytes, PAGE);
     if (a->nfree_slots == 0 && a->never_used == cb->nsegs) {
         errno = ENOMEM;
         return NULL;

@@ -28,7 +28,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "pid_ended.h"
+#include "procstat.h"
 #include "shmpool.h"
 
 /* The directory `info` and `clean` look at: /dev/shm unless SHMPOOL_SHM_DIR says otherwise. */

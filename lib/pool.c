@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "align.h"
 #include "arena.h"
 #include "clock.h"
 #include "dist.h"
@@ -20,13 +21,6 @@
 uint32_t shmpool__pool_flags(const shmpool *pool) { return pool ? pool->opt.flags : 0; }
 
 unsigned shmpool_workers(const shmpool *pool) { return pool ? pool->cb->nworkers : 0; }
-
-static uint32_t pow2_at_least(uint32_t v) {
-    uint32_t p = 1;
-    while (p < v && p < (1u << 30))
-        p <<= 1;
-    return p;
-}
 
 static int check_options(const shmpool_options *o) {
     if (o->flags & ~(SHMPOOL_FLAG_NO_SPIN | SHMPOOL_FLAG_NO_IO_URING | SHMPOOL_FLAG_QUIET))
@@ -55,14 +49,14 @@ static shmpool_options resolve_options(const shmpool_options *opt, int usable) {
         o.workers = usable > 0 ? (unsigned)usable : 1;
     if (!o.queue_depth)
         o.queue_depth = SHMPOOL_DEFAULT_DEPTH;
-    o.queue_depth = pow2_at_least(o.queue_depth < 2 ? 2 : o.queue_depth);
+    o.queue_depth = pow2_at_least(o.queue_depth < 2 ? 2 : o.queue_depth, 1u << 30);
     if (!o.max_segments)
         o.max_segments = SHMPOOL_DEFAULT_SEGMENTS;
     if (!o.spin_us)
         o.spin_us = SHMPOOL_DEFAULT_SPIN_US;
     if (!o.arena_bytes)
         o.arena_bytes = default_arena();
-    o.arena_bytes = (o.arena_bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+    o.arena_bytes = align_up(o.arena_bytes, 2u << 20);
     if (!(o.flags & SHMPOOL_FLAG_QUIET) && usable > 0 && o.workers > (unsigned)usable)
         fprintf(stderr, "shmpool: %u workers but only %d usable CPUs (affinity mask or cgroup "
                         "quota): they will share cores\n", o.workers, usable);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,4 +37,14 @@ int shmpool__procstat_alive(pid_t pid, uint64_t start_ticks) {
     struct procstat s;
     return pid > 0 && shmpool__procstat_read(pid, &s) == 0 && s.start_ticks == start_ticks &&
            s.state != 'Z' && s.state != 'X';
+}
+
+int shmpool__pid_ended(pid_t pid) {
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 1;
+    struct procstat s;
+    int rc = shmpool__procstat_read(pid, &s);
+    if (rc)
+        return rc;
+    return s.state == 'Z' || s.state == 'X';
 }

@@ -1,5 +1,5 @@
 #include "helpers.h"
-#include "pid_ended.h"
+#include "procstat.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "mpi_dist.h"
-#include "pid_ended.h"
+#include "procstat.h"
 
 #define MAX_INFLIGHT 64        /* local parts at once: more than any pool has idle workers */
 #define POLL_YIELDS 16         /* after a claim, first only yield this many times: a worker
