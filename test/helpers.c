@@ -117,8 +117,8 @@ static int same(const struct resources *before, int mappings) {
     return 0;
 }
 
-/* Under AddressSanitizer the mapping count belongs to its allocator, which maps size-class regions
-   lazily and keeps them; valgrind moves it by one now and then too: only the plain build, run
+/* Under AddressSanitizer or ThreadSanitizer the mapping count belongs to its allocator, which maps
+   size-class regions lazily and keeps them; valgrind moves it by one now and then too: only the plain build, run
    plainly, can compare it. */
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -130,7 +130,7 @@ static int same(const struct resources *before, int mappings) {
 #endif
 
 int resources_same(const struct resources *before) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     return same(before, 0);
 #else
     return same(before, !RUNNING_ON_VALGRIND);
