@@ -8,7 +8,10 @@
  * parent, H its fork helper. While either lives, the pool may still use the segment or its helper
  * is about to remove it, so `clean` leaves it alone. Only when both are gone (no such process, or
  * a zombie) is nobody left to remove it: those, and only those, are removed. A pid reused by an
- * unrelated process keeps a dead pool's segment: the tool errs on the side of keeping.
+ * unrelated process keeps a dead pool's segment: the tool errs on the side of keeping. Where the
+ * pool's processes cannot be seen (another PID namespace), its liveness lock speaks for them: the
+ * helper and workers hold /dev/shm/shmpool.<P>.<H>.lock shared, and a name is kept while clean
+ * cannot take it. A dead pool's lock file is removed like its segments.
  *
  * SHMPOOL_SHM_DIR names another directory for `info` and `clean` to look at (the library itself
  * always uses /dev/shm): tests clean a directory of their own, and leave the real one, with the
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -150,8 +154,9 @@ static int cmd_info(void) {
 
 /* ---- clean --------------------------------------------------------------------------------- */
 
-/* Parses "shmpool.<P>.<H>.<hex>"; false if the name is not a segment name of this library. */
-static bool parse_name(const char *name, pid_t *parent, pid_t *helper) {
+/* Parses "shmpool.<P>.<H>.<hex>" (a segment) or "shmpool.<P>.<H>.lock" (the pool's liveness lock,
+   *is_lock); false if the name is neither. */
+static bool parse_name(const char *name, pid_t *parent, pid_t *helper, bool *is_lock) {
     static const char prefix[] = "shmpool.";
     if (strncmp(name, prefix, sizeof prefix - 1) != 0)
         return false;
@@ -169,7 +174,8 @@ static bool parse_name(const char *name, pid_t *parent, pid_t *helper) {
     }
     if (!*s)
         return false;
-    for (; *s; s++)
+    *is_lock = strcmp(s, "lock") == 0;
+    for (; *s && !*is_lock; s++)
         if (!isxdigit((unsigned char)*s))
             return false;
     *parent = (pid_t)v[0];
@@ -185,6 +191,19 @@ static bool alive(pid_t pid) {
     return ended == 0 || (ended < 0 && ended != -ENOENT);
 }
 
+/* True if a live pool holds its liveness lock (lib/helper.c): its helper or a worker runs, maybe
+   where we cannot see it (another PID namespace sharing this /dev/shm). */
+static bool lock_held(int dirfd, pid_t parent, pid_t helper) {
+    char name[96];
+    snprintf(name, sizeof name, "shmpool.%d.%d.lock", (int)parent, (int)helper);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* drops our lock, if we took it */
+    return held;
+}
+
 static int cmd_clean(bool dry_run) {
     const char *dir = shm_dir();
     DIR *d = opendir(dir);
@@ -196,10 +215,11 @@ static int cmd_clean(bool dry_run) {
     struct dirent *e;
     while ((e = readdir(d))) {
         pid_t parent, helper;
-        if (!parse_name(e->d_name, &parent, &helper))
+        bool is_lock;
+        if (!parse_name(e->d_name, &parent, &helper, &is_lock))
             continue;
         found++;
-        if (alive(parent) || alive(helper)) {
+        if (alive(parent) || alive(helper) || lock_held(dirfd(d), parent, helper)) {
             kept++;
             continue;
         }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,6 +41,29 @@ static bool parent_alive(const struct control *cb) {
     return poll(&pf, 1, 0) == 0;
 }
 
+/* The pool's liveness lock, /dev/shm/shmpool.<P>.<H>.lock, held shared by the helper and (through
+   the inherited descriptor) every worker: `shmpool clean` removes no name of a pool whose lock it
+   cannot take, even where it cannot see the pool's processes (another PID namespace). */
+static void lock_name(const struct control *cb, char *buf, size_t len) {
+    snprintf(buf, len, "/shmpool.%d.%d.lock", (int)cb->parent_pid, (int)getpid());
+}
+
+static void take_liveness_lock(const struct control *cb) {
+    char name[SEG_NAME_MAX];
+    lock_name(cb, name, sizeof name);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock(fd, LOCK_SH) != 0) {
+        close(fd);
+        shm_unlink(name);
+    } /* else kept open for our life; without it (name taken) clean judges by pids alone */
+}
+
+static void drop_liveness_lock(const struct control *cb) {
+    char name[SEG_NAME_MAX];
+    lock_name(cb, name, sizeof name);
+    shm_unlink(name);
+}
+
 /* SIGIO on the lifeline's hang-up, so an exec is noticed at once rather than at the next tick. */
 static void watch_lifeline(const struct control *cb) {
     fcntl(cb->lifeline_fd, F_SETOWN, getpid());
@@ -56,6 +81,7 @@ _Noreturn static void parent_gone(struct helper *h) {
         ;
     shmpool__arena_unlink_ready(cb, 1);
     shmpool__arena_unlink_prefix(cb);
+    drop_liveness_lock(cb); /* named by getpid(): the parent may have died before it knew us */
     _exit(0);
 }
 
@@ -292,6 +318,7 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
     sigaddset(&waitset, SIGIO);
     setpgid(0, 0); /* see helper.h: a kill of the program's process group must leave us to clean */
     watch_lifeline(cb);
+    take_liveness_lock(cb);
     /* PDEATHSIG fires when the *thread* that forked us exits; getppid() tells whether the whole
        process is gone. Checked after arming, in case the parent died first. */
     prctl(PR_SET_PDEATHSIG, SIGUSR2);
@@ -344,6 +371,7 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
                 shmpool__wake_workers(cb, WAKE_ALL);
             if (!any_worker(cb)) {
                 shmpool__arena_unlink_ready(cb, 1);
+                drop_liveness_lock(cb);
                 _exit(0);
             }
             continue;

@@ -2,8 +2,10 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,10 +36,29 @@ static int check_options(const shmpool_options *o) {
     return 0;
 }
 
+/* Address space this process may still map under `ulimit -v` (RLIMIT_AS), SIZE_MAX if unlimited. */
+static size_t address_space_left(void) {
+    struct rlimit as;
+    if (getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    unsigned long vm_pages = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (f) {
+        if (fscanf(f, "%lu", &vm_pages) != 1)
+            vm_pages = 0;
+        fclose(f);
+    }
+    size_t used = (size_t)vm_pages * (size_t)sysconf(_SC_PAGESIZE);
+    return as.rlim_cur > used ? (size_t)as.rlim_cur - used : 0;
+}
+
+/* Twice the RAM (the reservation costs nothing but address space), but no more than half of what
+   `ulimit -v` leaves: the program needs the rest (with the whole default, create failed there). */
 static size_t default_arena(void) {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     size_t ram = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : (size_t)16 << 30;
-    return 2 * ram;
+    size_t want = 2 * ram, room = address_space_left() / 2;
+    return want < room ? want : room > SHMPOOL_MIN_ARENA ? room : SHMPOOL_MIN_ARENA;
 }
 
 /* The options with every zero replaced by its default. */

@@ -13,6 +13,9 @@
 /* queue_depth and max_segments: both size arrays in the control block, mapped at create. */
 #define SHMPOOL_MAX_DEPTH (1u << 20)
 #define SHMPOOL_MAX_SEGMENTS (1u << 20)
+/* The least a default arena reserves when `ulimit -v` leaves little room: below it create fails
+   (ENOMEM) rather than make a pool that can hold almost nothing. */
+#define SHMPOOL_MIN_ARENA ((size_t)256 << 20)
 /* How long an alloc that found /dev/shm full waits for idle workers to unmap freed blocks (they
    let go within a wake-up; one inside a task only when the task ends) before it says ENOSPC. */
 #define SHMPOOL_UNMAP_WAIT_MS 1000

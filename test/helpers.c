@@ -139,6 +139,8 @@ int resources_same(const struct resources *before) {
 
 int resources_same_but_mappings(const struct resources *before) { return same(before, 0); }
 
+int running_on_valgrind(void) { return RUNNING_ON_VALGRIND ? 1 : 0; }
+
 int process_gone(pid_t pid) { return shmpool__pid_ended(pid) != 0; /* unreadable /proc: gone */ }
 
 int shm_segments_of(pid_t parent) {

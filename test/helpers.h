@@ -37,5 +37,7 @@ extern int tests_skipped;
         skip();                                                                                    \
     } while (0)
 int test_exit_code(int failed);
+/* 1 when run under valgrind. */
+int running_on_valgrind(void);
 
 #endif

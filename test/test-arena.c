@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -288,6 +289,51 @@ static void test_freed_dev_shm_space_comes_back_while_workers_idle(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Under `ulimit -v` (here 4 GiB more than the process maps) the default arena (twice the RAM)
+   does not fit: create takes half of what is left instead of failing with ENOMEM, and the pool
+   works. Not in sanitizer builds (their shadow memory does not fit under such a limit). */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+static int ulimit_v_child(void) {
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%lu", &pages) != 1)
+        return 2;
+    fclose(f);
+    rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)4 << 30);
+    struct rlimit as = {limit, limit};
+    if (setrlimit(RLIMIT_AS, &as) != 0)
+        return 3;
+    shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p;
+    int rc = shmpool_create(&p, &o);
+    if (rc != 0)
+        return rc == -ENOMEM ? 4 : 5;
+    uint64_t *block = shmpool_alloc(p, 64u << 20);
+    if (!block)
+        return 6;
+    uintptr_t seen = 0;
+    if (shmpool_apply(p, write_through, NULL, &block, sizeof block, &seen, sizeof seen) != 0 ||
+        block[0] != 0xfeedfaceu)
+        return 7;
+    shmpool_free(p, block);
+    shmpool_destroy(p);
+    return 0;
+}
+
+static void test_create_under_ulimit_v_reserves_what_fits(void **state) {
+    (void)state;
+    if (running_on_valgrind())
+        test_skip(); /* valgrind's own reservations do not fit under the limit */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(ulimit_v_child());
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+#endif
+
 /* The reference vector of SipHash-2-4: key 00..0f, message 00..07. */
 static void test_segment_names_hash_with_siphash_2_4(void **state) {
     (void)state;
@@ -344,6 +390,9 @@ int main(void) {
         cmocka_unit_test(test_alloc_and_free_many_times_leaves_nothing_behind),
         cmocka_unit_test(test_alloc_beyond_dev_shm_is_enospc_and_the_pool_stays_usable),
         cmocka_unit_test(test_freed_dev_shm_space_comes_back_while_workers_idle),
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+        cmocka_unit_test(test_create_under_ulimit_v_reserves_what_fits),
+#endif
         cmocka_unit_test(test_segment_names_hash_with_siphash_2_4),
         cmocka_unit_test(test_an_alloc_skips_names_someone_else_created),
     };

@@ -1,5 +1,5 @@
-/* The `shmpool` tool: `clean` removes the segments of pools whose parent and helper are both gone,
-   and only those (--dry-run lists them and removes nothing); `info` reports /dev/shm; bad usage
+/* The `shmpool` tool: `clean` removes the segments of pools whose parent and helper are both gone
+   and whose liveness lock nobody holds, and only those (--dry-run lists them and removes nothing); `info` reports /dev/shm; bad usage
    exits 2. The tool's path comes from CMake (SHMPOOL_CLI_PATH).
 
    The fake segments live in a temporary directory of this test, which the tool is pointed at with
@@ -16,11 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
+#include "shmpool.h"
+#include "state.h"
 
 #ifndef SHMPOOL_CLI_PATH
 #error "SHMPOOL_CLI_PATH must name the built shmpool tool"
@@ -178,6 +182,53 @@ static void test_clean_leaves_dev_shm_alone_when_pointed_elsewhere(void **state)
     assert_null(strstr(out, name + 1));
 }
 
+/* A pool whose processes clean cannot see (another PID namespace sharing /dev/shm): its pids look
+   gone, but its helper and workers hold its liveness lock, so its names stay; once nobody holds
+   the lock, the names and the lock file go. (Before, clean removed a live pool's names and its
+   workers' next maps failed.) */
+static void test_clean_keeps_the_names_of_a_pool_that_holds_its_lock_unseen(void **state) {
+    (void)state;
+    pid_t parent = dead_pid(), helper = dead_pid();
+    struct fake seg;
+    make_fake(&seg, parent, helper, 5);
+    char lock_path[160];
+    snprintf(lock_path, sizeof lock_path, "%s/shmpool.%d.%d.lock", dir, (int)parent, (int)helper);
+    make_file(lock_path);
+    int held = open(lock_path, O_RDWR | O_CLOEXEC);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_SH), 0);
+
+    static char out[1 << 16];
+    assert_int_equal(run_tool("clean", out, sizeof out, 0), 0);
+    assert_null(strstr(out, seg.name + 1));
+    assert_true(exists(&seg));
+    assert_int_equal(access(lock_path, F_OK), 0);
+
+    close(held); /* the pool has ended */
+    assert_int_equal(run_tool("clean", out, sizeof out, 0), 0);
+    assert_non_null(strstr(out, seg.name + 1));
+    assert_false(exists(&seg));
+    assert_int_equal(access(lock_path, F_OK), -1);
+}
+
+/* A real pool holds its lock in /dev/shm for its life, and destroy removes it. */
+static void test_a_live_pool_holds_its_liveness_lock_and_destroy_removes_it(void **state) {
+    (void)state;
+    shmpool_options o = {.workers = 1, .flags = SHMPOOL_FLAG_QUIET};
+    shmpool *p;
+    assert_int_equal(shmpool_create(&p, &o), 0);
+    char path[96];
+    snprintf(path, sizeof path, "/dev/shm/shmpool.%d.%d.lock", (int)getpid(),
+             (int)atomic_load(&p->helper_pid));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);
+    assert_int_equal(errno, EWOULDBLOCK);
+    close(fd);
+    shmpool_destroy(p);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/shmpool-test-cli.XXXXXX");
     if (!mkdtemp(dir) || setenv("SHMPOOL_SHM_DIR", dir, 1)) {
@@ -193,6 +244,8 @@ int main(void) {
         cmocka_unit_test(test_clean_leaves_dev_shm_alone_when_pointed_elsewhere),
         cmocka_unit_test(test_info_exits_0_and_reports_its_directory),
         cmocka_unit_test(test_unknown_command_or_option_prints_usage_and_exits_2),
+        cmocka_unit_test(test_clean_keeps_the_names_of_a_pool_that_holds_its_lock_unseen),
+        cmocka_unit_test(test_a_live_pool_holds_its_liveness_lock_and_destroy_removes_it),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!failed && !resources_same(&before))

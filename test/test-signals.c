@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -181,19 +182,30 @@ static void test_workers_ignore_sigint_so_a_program_that_handles_it_decides(void
 static _Atomic int stop_threads;
 static pthread_mutex_t busy_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static pthread_rwlock_t creating = PTHREAD_RWLOCK_INITIALIZER;
+/* The threads pause while the pool is created: `pausing` asks, `inside` counts those that may hold
+   the lock (seq_cst on both sides: a thread either sees `pausing` or is counted). A rwlock would
+   do, but glibc's prefers readers and the creator starved under ThreadSanitizer. */
+static _Atomic int pausing, inside;
 
 static void *churn(void *arg) {
     (void)arg;
     while (!atomic_load(&stop_threads)) {
-        pthread_rwlock_rdlock(&creating);
+        if (atomic_load(&pausing)) {
+            sched_yield();
+            continue;
+        }
+        atomic_fetch_add(&inside, 1);
+        if (atomic_load(&pausing)) {
+            atomic_fetch_sub(&inside, 1);
+            continue;
+        }
         pthread_mutex_lock(&busy_lock);
         void *m = malloc(1000 + (size_t)(rand() % 100000));
         for (volatile int i = 0; i < 2000; i++) /* hold it most of the time */
             ;
         free(m);
         pthread_mutex_unlock(&busy_lock);
-        pthread_rwlock_unlock(&creating);
+        atomic_fetch_sub(&inside, 1);
     }
     return NULL;
 }
@@ -239,9 +251,11 @@ static void test_workers_replaced_while_threads_hold_a_lock_never_inherit_it_hel
     shmpool_options o = {.workers = 2, .max_tasks_per_worker = 5, .flags = SHMPOOL_FLAG_QUIET};
     for (int round = 0; round < 5; round++) {
         shmpool *p;
-        pthread_rwlock_wrlock(&creating); /* nobody holds busy_lock while the helper is forked */
+        atomic_store(&pausing, 1); /* nobody holds busy_lock while the helper is forked */
+        while (atomic_load(&inside))
+            sched_yield();
         int rc = shmpool_create(&p, &o);
-        pthread_rwlock_unlock(&creating);
+        atomic_store(&pausing, 0);
         assert_int_equal(rc, 0);
         int in[100], out[100];
         for (int i = 0; i < 100; i++)
