@@ -44,8 +44,21 @@ static bool parent_alive(const struct control *cb) {
 /* The pool's liveness lock, /dev/shm/shmpool.<P>.<H>.lock, held shared by the helper and (through
    the inherited descriptor) every worker: `shmpool clean` removes no name of a pool whose lock it
    cannot take, even where it cannot see the pool's processes (another PID namespace). */
+static void lock_name_of(const struct control *cb, pid_t helper, char *buf, size_t len) {
+    snprintf(buf, len, "/shmpool.%d.%d.lock", (int)cb->parent_pid, (int)helper);
+}
+
 static void lock_name(const struct control *cb, char *buf, size_t len) {
-    snprintf(buf, len, "/shmpool.%d.%d.lock", (int)cb->parent_pid, (int)getpid());
+    lock_name_of(cb, getpid(), buf, len);
+}
+
+void shmpool__helper_lock_remove(const struct control *cb) {
+    pid_t helper = atomic_load(&((struct control *)cb)->helper_pid);
+    if (helper <= 0)
+        return;
+    char name[SEG_NAME_MAX];
+    lock_name_of(cb, helper, name, sizeof name);
+    shm_unlink(name);
 }
 
 static void take_liveness_lock(const struct control *cb) {

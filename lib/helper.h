@@ -24,6 +24,9 @@ struct seg_view;
 /* Parent: fork the helper, which forks the workers. *lifeline gets the parent's end of the
    lifeline, to close when the helper has been reaped. */
 int shmpool__helper_start(struct control *cb, struct seg_view *helper_view, int *lifeline);
+/* Parent, once the helper is gone: remove its liveness lock, which a helper killed outright
+   (SIGKILL, a crash) left in /dev/shm. */
+void shmpool__helper_lock_remove(const struct control *cb);
 /* Parent: ask the helper to look at the control block now (shutdown, new segments). */
 void shmpool__helper_kick(struct control *cb);
 

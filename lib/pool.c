@@ -88,6 +88,8 @@ static void pool_free_memory(shmpool *p) {
     if (p->lifeline >= 0)
         close(p->lifeline);
     shmpool__results_free_all(p);
+    if (p->cb)
+        shmpool__helper_lock_remove(p->cb);
     shmpool__arena_destroy(p->arena);
     shmpool__control_destroy(p->cb);
     pthread_mutex_destroy(&p->lock);
