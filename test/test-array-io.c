@@ -749,6 +749,73 @@ static void test_a_file_larger_than_dev_shm_can_hold_is_no_space(void **state) {
     unlink(path);
 }
 
+/* Bytes of address space this process has mapped now. */
+static uint64_t address_space_now(void) {
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%llu", &pages), 1);
+    fclose(f);
+    return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A child that writes zeros into the FIFO until its reader goes away (SIGPIPE is ignored). */
+static pid_t feed_forever(const char *path) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(60); /* never outlive a broken test */
+        static char zeros[65536];
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        while (fd >= 0 && write(fd, zeros, sizeof zeros) > 0) {
+        }
+        _exit(0);
+    }
+    return pid;
+}
+
+static void test_an_endless_stream_stops_where_the_pool_cannot_hold_it(void **state) {
+    (void)state;
+    struct resources before;
+    resources_snapshot(&before);
+    const char *fifo = path_of("endless");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    shmpool_options opt = {.workers = 1,
+                           .flags = use_uring ? 0 : SHMPOOL_FLAG_NO_IO_URING,
+                           .arena_bytes = 64u << 20};
+    shmpool *pool;
+    assert_int_equal(shmpool_create(&pool, &opt), 0);
+    /* No more than 256 MiB of address space beyond the pool's: a load that gathered the stream
+       in the heap stops there with -ENOMEM instead of eating the machine. */
+    struct rlimit old, small;
+    assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+    small = old;
+    small.rlim_cur = address_space_now() + (256u << 20);
+    if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < small.rlim_cur)
+        small.rlim_cur = old.rlim_cur;
+    assert_int_equal(setrlimit(RLIMIT_AS, &small), 0);
+    shmpool_array arr;
+    int zero_rc = shmpool_array_load_raw(pool, "/dev/zero", SHMPOOL_F8, &arr);
+    void *zero_data = arr.data;
+    pid_t feeder = feed_forever(fifo);
+    int fifo_rc = shmpool_array_load_raw(pool, fifo, SHMPOOL_U1, &arr);
+    assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+    int status;
+    assert_int_equal(waitpid(feeder, &status, 0), feeder); /* it saw its reader go */
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(zero_rc, -EFBIG);
+    assert_null(zero_data);
+    assert_int_equal(fifo_rc, -EFBIG);
+    assert_null(arr.data);
+    /* and the pool still has room for what it held before */
+    void *p = shmpool_alloc(pool, 32u << 20);
+    assert_non_null(p);
+    assert_int_equal(shmpool_free(pool, p), 0);
+    shmpool_destroy(pool);
+    unlink(fifo);
+    assert_true(nothing_leaked(&before));
+}
+
 static void test_save_refuses_inconsistent_arrays_and_reports_the_file_errno(void **state) {
     (void)state;
     shmpool *pool = make_pool();
@@ -1023,6 +1090,7 @@ static void test_rows_load_a_slice_and_stat_reads_only_the_header(void **state) 
         cmocka_unit_test(test_raw_files_load_as_one_dimension_of_the_given_dtype),                 \
         cmocka_unit_test(test_a_fifo_is_read_as_a_stream_for_npy_and_raw_files),                   \
         cmocka_unit_test(test_a_file_larger_than_dev_shm_can_hold_is_no_space),                    \
+        cmocka_unit_test(test_an_endless_stream_stops_where_the_pool_cannot_hold_it),              \
         cmocka_unit_test(test_save_refuses_inconsistent_arrays_and_reports_the_file_errno),        \
         cmocka_unit_test(test_a_save_that_fails_midway_leaves_no_file_it_created),                 \
         cmocka_unit_test(test_a_save_that_fails_midway_leaves_an_existing_file_untouched),         \
