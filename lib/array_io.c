@@ -2,7 +2,7 @@
  * (io_uring, or pread where that is not possible: uring_io.c), and written from any memory.
  *
  * The data never passes through an intermediate buffer, except for a raw file read from a pipe,
- * whose size is only known at its end. The header is small and read with plain pread/read.
+ * whose size is only known at its end (it grows in shared memory, see read_stream). The header is small and read with plain pread/read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include "npy.h"
 #include "pool.h"
 #include "shmpool.h"
+#include "tunables.h"
 #include "uring_io.h"
 
 size_t shmpool_dtype_size(shmpool_dtype dtype) {
@@ -235,21 +236,28 @@ int shmpool_array_load_rows(shmpool *pool, const char *path, size_t first_row, s
     return with_file(path, load_npy_rows, &c);
 }
 
-/* A raw stream has no size until its end: gather it in the heap, then copy it once. */
-static int slurp(int fd, unsigned char **out, size_t *len) {
-    size_t cap = 1 << 20, n = 0;
-    unsigned char *buf = malloc(cap);
-    if (!buf)
-        return -ENOMEM;
+/* A raw stream has no size until its end, and may have none (/dev/zero, a FIFO fed forever). It is
+   read into a shared block that doubles as it fills, then moved into a block of its exact size: it
+   can grow only as far as the pool can allocate (the arena, /dev/shm), and past that it is
+   -EFBIG. The heap is not used: an endless stream once grew it until the machine ran out. */
+static int read_stream(shmpool *pool, int fd, void **out, size_t *len) {
+    unsigned char first[4096]; /* an empty stream takes no block */
+    unsigned char *buf = first;
+    size_t cap = sizeof first, n = 0;
+    int rc = 0;
     for (;;) {
         if (n == cap) {
-            unsigned char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            size_t want = buf == first ? SHMPOOL_STREAM_FIRST_BYTES : cap <= SIZE_MAX / 2 ? cap * 2 : 0;
+            unsigned char *bigger = want ? shmpool_alloc(pool, want) : NULL;
             if (!bigger) {
-                free(buf);
-                return -ENOMEM;
+                rc = !want || errno == ENOMEM || errno == ENOSPC ? -EFBIG : -errno;
+                break;
             }
+            memcpy(bigger, buf, n);
+            if (buf != first)
+                (void)shmpool_free(pool, buf);
             buf = bigger;
-            cap *= 2;
+            cap = want;
         }
         ssize_t r = read(fd, buf + n, cap - n);
         if (r == 0)
@@ -257,15 +265,31 @@ static int slurp(int fd, unsigned char **out, size_t *len) {
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            int rc = -errno;
-            free(buf);
-            return rc;
+            rc = -errno;
+            break;
         }
         n += (size_t)r;
     }
-    *out = buf;
+    *out = NULL;
     *len = n;
-    return 0;
+    if (rc == 0 && n > 0 && (buf == first || n < cap)) {
+        /* the exact size: /dev/shm holds no slack (if that block cannot be had, keep the big one) */
+        unsigned char *exact = shmpool_alloc(pool, n);
+        if (exact || buf == first) {
+            if (!exact)
+                rc = errno > 0 ? -errno : -ENOMEM;
+            else
+                memcpy(exact, buf, n);
+            if (buf != first)
+                (void)shmpool_free(pool, buf);
+            buf = exact;
+        }
+    }
+    if (rc == 0)
+        *out = n > 0 ? buf : NULL;
+    else if (buf != first)
+        (void)shmpool_free(pool, buf);
+    return rc;
 }
 
 static int load_raw(int fd, const struct stat *st, const struct array_call *c) {
@@ -273,31 +297,25 @@ static int load_raw(int fd, const struct stat *st, const struct array_call *c) {
     shmpool_array *arr = c->arr;
     shmpool_dtype dtype = c->dtype;
     size_t esize = shmpool__npy_dtype_size(dtype), nbytes = 0;
-    unsigned char *staged = NULL;
+    void *data = NULL;
     int rc;
     if (S_ISREG(st->st_mode)) {
         if ((uint64_t)st->st_size > SIZE_MAX)
             return -EOVERFLOW;
         nbytes = (size_t)st->st_size;
-    } else if ((rc = slurp(fd, &staged, &nbytes))) {
-        return rc;
-    }
-    void *data = NULL;
-    if (nbytes % esize != 0)
-        rc = -EPROTO;
-    else
+        if (nbytes % esize != 0)
+            return -EPROTO;
         rc = alloc_data(pool, nbytes, &data);
-    if (rc == 0 && nbytes > 0) {
-        if (staged) {
-            memcpy(data, staged, nbytes);
-        } else {
+        if (rc == 0 && nbytes > 0) {
             struct shmpool__io io = io_for(pool);
             rc = shmpool__io_read(&io, fd, data, nbytes, 0);
         }
+    } else if ((rc = read_stream(pool, fd, &data, &nbytes)) == 0 && nbytes % esize != 0) {
+        rc = -EPROTO;
     }
-    free(staged);
     if (rc) {
-        (void)shmpool_free(pool, data);
+        if (data)
+            (void)shmpool_free(pool, data);
         return rc;
     }
     arr->data = data;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -15,10 +16,19 @@
 
 #include "clock.h"
 
+/* What the child says of its end, in a page shared with it: when SIGCHLD is ignored, or the
+   program reaps its children itself, waitpid finds no child and this is all that is left. */
+struct record {
+    _Atomic int returned; /* fn returned: the child is about to _exit(code) */
+    int code;
+};
+
 struct shmpool_process {
     pid_t pid;
-    int ended;  /* reaped: `status` is valid */
-    int status; /* waitpid's status */
+    int ended;   /* reaped: `status` is valid, unless `unknown` */
+    int unknown; /* reaped by someone else before fn returned (a signal, exit() in fn) */
+    int status;  /* waitpid's status */
+    struct record *rec;
 };
 
 int shmpool_process_start(shmpool_process **proc, shmpool_process_fn fn, void *arg) {
@@ -29,17 +39,25 @@ int shmpool_process_start(shmpool_process **proc, shmpool_process_fn fn, void *a
     shmpool_process *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
+    p->rec = mmap(NULL, sizeof *p->rec, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p->rec == MAP_FAILED) {
+        free(p);
+        return -ENOMEM;
+    }
     /* Unflushed parent output would otherwise be written twice, once by the child. */
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         int err = errno;
+        munmap(p->rec, sizeof *p->rec);
         free(p);
         return -err;
     }
     if (pid == 0) {
         int rc = fn(arg);
         fflush(NULL);
+        p->rec->code = rc & 0xff;
+        atomic_store_explicit(&p->rec->returned, 1, memory_order_release);
         /* _exit, not exit: the parent's atexit handlers and stdio state are not the child's. */
         _exit(rc & 0xff);
     }
@@ -62,6 +80,14 @@ static int reap(shmpool_process *p, int block) {
         }
         if (r == 0)
             return 0;
+        if (errno == ECHILD) {
+            /* Not our child any more, so it has ended and someone else reaped it (SIGCHLD ignored:
+               the kernel did). Its status is what it recorded, if it got as far. */
+            p->ended = 1;
+            p->unknown = !atomic_load_explicit(&p->rec->returned, memory_order_acquire);
+            p->status = p->unknown ? 0 : W_EXITCODE(p->rec->code, 0);
+            return 1;
+        }
         if (errno != EINTR)
             return -errno;
     }
@@ -154,6 +180,8 @@ int shmpool_process_exitcode(const shmpool_process *proc, int *code) {
         return rc;
     if (rc == 0)
         return -EBUSY;
+    if (proc->unknown)
+        return -ECHILD;
     if (WIFEXITED(proc->status))
         *code = WEXITSTATUS(proc->status);
     else if (WIFSIGNALED(proc->status))
@@ -174,5 +202,6 @@ void shmpool_process_free(shmpool_process *proc) {
         kill(proc->pid, SIGKILL);
         reap(proc, 1);
     }
+    munmap(proc->rec, sizeof *proc->rec);
     free(proc);
 }

@@ -63,4 +63,11 @@
    results and a fault costs 15-40 us on our VM, about a task's whole cost each. */
 #define SHMPOOL_MAX_SPARE_RESULTS 262144u
 
+/* ---- Array I/O ---- */
+
+/* A raw stream (pipe, FIFO, device) is read into a shared block of this size first, doubled as it
+   fills: small enough that a short pipe costs little, large enough that a big one is copied only a
+   few times. The stream may grow only as far as shmpool_alloc can go (else -EFBIG). */
+#define SHMPOOL_STREAM_FIRST_BYTES ((size_t)1 << 20)
+
 #endif

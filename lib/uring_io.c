@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -113,21 +114,40 @@ static void prep(struct io_uring_sqe *sqe, int fd, struct slot *s, unsigned idx,
    VMs we measured, the kernel's first access to each freshly mapped page of ours cost ~10 us (as a
    page fault does), which held a 320 MB load from a warm page cache to ~0.4 GB/s, with read() as
    with io_uring, in one thread or several; registered, the same load ran ~4x faster. Pinning
-   counts against RLIMIT_MEMLOCK without CAP_IPC_LOCK: when it is refused, plain reads run. */
+   counts against RLIMIT_MEMLOCK without CAP_IPC_LOCK: when it is refused, a prefix that fits is
+   registered (register_fitting), and plain reads do the rest. */
 #define FIXED_MAX ((size_t)1 << 30) /* the kernel's limit for one registered buffer */
 
-static bool register_dst(struct io_uring *ring, unsigned char *buf, size_t len, size_t max) {
+static int register_dst(struct io_uring *ring, unsigned char *buf, size_t len, size_t max) {
     size_t n = (len - 1) / max + 1;
     if (n > 1024) /* the kernel takes up to 16K; past a TiB (or tiny test buffers), do without */
-        return false;
+        return -E2BIG;
     struct iovec *v = malloc(n * sizeof *v);
     if (!v)
-        return false;
+        return -ENOMEM;
     for (size_t i = 0; i < n; i++)
         v[i] = (struct iovec){buf + i * max, i + 1 < n ? max : len - i * max};
-    bool ok = io_uring_register_buffers(ring, v, (unsigned)n) == 0;
+    int rc = io_uring_register_buffers(ring, v, (unsigned)n);
     free(v);
-    return ok;
+    return rc;
+}
+
+/* Registers the destination and says how many of its first bytes are registered: all of them, or,
+   where RLIMIT_MEMLOCK refuses that (-ENOMEM: an unprivileged user's 8 MiB default), the longest
+   prefix halving finds that fits, down to SHMPOOL__IO_FIXED_MIN; the rest is read plainly. A large
+   load then still goes the fast way for what the limit allows. 0: nothing registered. */
+static size_t register_fitting(struct io_uring *ring, unsigned char *buf, size_t len, size_t max) {
+    int rc = register_dst(ring, buf, len, max);
+    if (rc == 0)
+        return len;
+    struct rlimit l;
+    size_t part = len / 2;
+    if (getrlimit(RLIMIT_MEMLOCK, &l) == 0 && l.rlim_cur < part)
+        part = (size_t)l.rlim_cur;
+    for (; rc == -ENOMEM && part >= SHMPOOL__IO_FIXED_MIN; part /= 2)
+        if ((rc = register_dst(ring, buf, part, max)) == 0)
+            return part;
+    return 0;
 }
 
 /* One transfer's state: the range, the slots that carry its requests, and what is in flight. */
@@ -139,7 +159,7 @@ struct xfer {
     uint64_t off;
     bool writing, stream;
     size_t req;           /* bytes per request */
-    bool fixed;           /* reads go into the registered destination */
+    size_t fixed_len;     /* reads into the first fixed_len bytes go to the registered buffers */
     size_t fixed_max;     /* bytes per registered buffer */
     struct slot slots[DEPTH_MAX];
     unsigned free_idx[DEPTH_MAX], nfree;
@@ -161,8 +181,9 @@ static void hand_out_range(struct xfer *x) {
         s->len = x->len - x->next < x->req ? x->len - x->next : x->req;
         s->off = x->off + x->next;
         s->fixed = -1;
-        if (x->fixed) { /* a request lies inside one registered buffer */
+        if (x->next < x->fixed_len) { /* a request lies inside one registered buffer */
             size_t room = x->fixed_max - x->next % x->fixed_max;
+            room = room < x->fixed_len - x->next ? room : x->fixed_len - x->next;
             s->len = s->len < room ? s->len : room;
             s->fixed = (int)(x->next / x->fixed_max);
         }
@@ -245,9 +266,10 @@ static int reap_one(struct xfer *x) {
 static int uring_transfer(struct io_uring *ring, int fd, unsigned char *buf, size_t len,
                           uint64_t off, bool writing, bool stream, size_t req, unsigned depth,
                           size_t fixed_max, bool *fixed) {
-    *fixed = *fixed && !writing && register_dst(ring, buf, len, fixed_max);
+    size_t fixed_len = *fixed && !writing ? register_fitting(ring, buf, len, fixed_max) : 0;
+    *fixed = fixed_len > 0;
     struct xfer x = {.ring = ring, .fd = fd, .buf = buf, .len = len, .off = off,
-                     .writing = writing, .stream = stream, .req = req, .fixed = *fixed,
+                     .writing = writing, .stream = stream, .req = req, .fixed_len = fixed_len,
                      .fixed_max = fixed_max, .nfree = depth};
     for (unsigned i = 0; i < depth; i++)
         x.free_idx[i] = depth - 1 - i;
@@ -269,7 +291,7 @@ static int uring_transfer(struct io_uring *ring, int fd, unsigned char *buf, siz
             return rc;
         }
     }
-    if (x.fixed) /* nothing in flight: unpin now rather than in the ring's deferred teardown */
+    if (x.fixed_len) /* nothing in flight: unpin now rather than in the ring's deferred teardown */
         io_uring_unregister_buffers(ring);
     return x.err;
 }

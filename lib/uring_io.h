@@ -24,6 +24,9 @@
 
 #define SHMPOOL__IO_REQ_BYTES (4u << 20) /* default bytes per request */
 #define SHMPOOL__IO_DEPTH 8u             /* default requests in flight */
+/* The smallest prefix of a destination registered when RLIMIT_MEMLOCK refuses all of it: below
+   that, a few plain requests cost less than the attempts to pin. */
+#define SHMPOOL__IO_FIXED_MIN ((size_t)256 << 10)
 
 struct shmpool__io {
     bool use_uring;   /* try io_uring first */
@@ -32,7 +35,8 @@ struct shmpool__io {
     bool no_fixed;    /* reads: do not register the destination (tests run both ways) */
     size_t fixed_bytes; /* largest registered buffer; 0: 1 GiB, the kernel's limit (tests: small) */
     bool used_uring;  /* out: io_uring did (or tried, and failed with) the transfer */
-    bool used_fixed;  /* out: ... reading into the destination registered (see uring_io.c) */
+    bool used_fixed;  /* out: ... reading into the destination registered, all of it or the
+                         prefix RLIMIT_MEMLOCK allows (see uring_io.c) */
 };
 
 /* Read exactly len bytes of fd at off (or SHMPOOL__IO_STREAM) into dst / write len bytes of src.

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -101,8 +102,15 @@ static void check_engine(const struct shmpool__io *io) {
    within RLIMIT_MEMLOCK (root is exempt). */
 static bool may_register(size_t len) {
     struct rlimit l;
-    return use_uring && !no_fixed && shmpool__io_uring_available() &&
-           (geteuid() == 0 || (getrlimit(RLIMIT_MEMLOCK, &l) == 0 && l.rlim_cur >= len + 8192));
+    if (!use_uring || no_fixed || !shmpool__io_uring_available())
+        return false;
+    if (geteuid() == 0)
+        return true;
+    if (getrlimit(RLIMIT_MEMLOCK, &l) != 0)
+        return false;
+    /* all of it, or a prefix of at least SHMPOOL__IO_FIXED_MIN (see register_fitting) */
+    return l.rlim_cur >= len + 8192 ||
+           (len >= 2 * SHMPOOL__IO_FIXED_MIN && l.rlim_cur >= 2 * SHMPOOL__IO_FIXED_MIN);
 }
 
 static void fill_pattern(unsigned char *p, size_t n, unsigned seed) {
@@ -202,6 +210,56 @@ static void test_a_read_spanning_many_requests_fills_the_buffer_exactly(void **s
     close(fd);
     free(want);
     free(got);
+}
+
+/* In a child: RLIMIT_MEMLOCK of 1 MiB, unprivileged (root's CAP_IPC_LOCK ignores the limit), a
+   4 MiB read. 0: the right bytes, through registered buffers where this group registers; 1: wrong
+   bytes or an error; 2: the engine was not the one asked for; 3: no io_uring for that user. */
+static int read_under_small_memlock(int fd, const unsigned char *want, size_t n) {
+    unsigned char *got = malloc(n);
+    if (!got)
+        return 1;
+    memset(got, 0xee, n);
+    struct rlimit l = {1u << 20, 1u << 20};
+    if (setrlimit(RLIMIT_MEMLOCK, &l) != 0)
+        return 1;
+    if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+        return 1;
+    struct shmpool__io io = engine(1 << 18, 4);
+    if (shmpool__io_read(&io, fd, got, n, 0) != 0 || memcmp(got, want, n) != 0)
+        return 1;
+    if (use_uring && !io.used_uring)
+        return 3;
+    if (io.used_uring != use_uring || io.used_fixed != (use_uring && !no_fixed))
+        return 2;
+    return 0;
+}
+
+static void test_a_small_memlock_limit_registers_what_fits_and_reads_the_rest(void **state) {
+    (void)state;
+    if (use_uring && !shmpool__io_uring_available())
+        test_skip();
+    size_t n = 4u << 20;
+    unsigned char *want = malloc(n);
+    fill_pattern(want, n, 11);
+    const char *path = path_of("memlock");
+    write_file(path, want, n);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        _exit(read_under_small_memlock(fd, want, n));
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(fd);
+    free(want);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 3)
+        test_skip(); /* io_uring only for privileged users here */
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_reading_past_the_end_of_the_file_is_a_protocol_error(void **state) {
@@ -749,6 +807,73 @@ static void test_a_file_larger_than_dev_shm_can_hold_is_no_space(void **state) {
     unlink(path);
 }
 
+/* Bytes of address space this process has mapped now. */
+static uint64_t address_space_now(void) {
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%llu", &pages), 1);
+    fclose(f);
+    return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A child that writes zeros into the FIFO until its reader goes away (SIGPIPE is ignored). */
+static pid_t feed_forever(const char *path) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(60); /* never outlive a broken test */
+        static char zeros[65536];
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        while (fd >= 0 && write(fd, zeros, sizeof zeros) > 0) {
+        }
+        _exit(0);
+    }
+    return pid;
+}
+
+static void test_an_endless_stream_stops_where_the_pool_cannot_hold_it(void **state) {
+    (void)state;
+    struct resources before;
+    resources_snapshot(&before);
+    const char *fifo = path_of("endless");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    shmpool_options opt = {.workers = 1,
+                           .flags = use_uring ? 0 : SHMPOOL_FLAG_NO_IO_URING,
+                           .arena_bytes = 64u << 20};
+    shmpool *pool;
+    assert_int_equal(shmpool_create(&pool, &opt), 0);
+    /* No more than 256 MiB of address space beyond the pool's: a load that gathered the stream
+       in the heap stops there with -ENOMEM instead of eating the machine. */
+    struct rlimit old, small;
+    assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+    small = old;
+    small.rlim_cur = address_space_now() + (256u << 20);
+    if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < small.rlim_cur)
+        small.rlim_cur = old.rlim_cur;
+    assert_int_equal(setrlimit(RLIMIT_AS, &small), 0);
+    shmpool_array arr;
+    int zero_rc = shmpool_array_load_raw(pool, "/dev/zero", SHMPOOL_F8, &arr);
+    void *zero_data = arr.data;
+    pid_t feeder = feed_forever(fifo);
+    int fifo_rc = shmpool_array_load_raw(pool, fifo, SHMPOOL_U1, &arr);
+    assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+    int status;
+    assert_int_equal(waitpid(feeder, &status, 0), feeder); /* it saw its reader go */
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(zero_rc, -EFBIG);
+    assert_null(zero_data);
+    assert_int_equal(fifo_rc, -EFBIG);
+    assert_null(arr.data);
+    /* and the pool still has room for what it held before */
+    void *p = shmpool_alloc(pool, 32u << 20);
+    assert_non_null(p);
+    assert_int_equal(shmpool_free(pool, p), 0);
+    shmpool_destroy(pool);
+    unlink(fifo);
+    assert_true(nothing_leaked(&before));
+}
+
 static void test_save_refuses_inconsistent_arrays_and_reports_the_file_errno(void **state) {
     (void)state;
     shmpool *pool = make_pool();
@@ -1011,6 +1136,7 @@ static void test_rows_load_a_slice_and_stat_reads_only_the_header(void **state) 
 #define ALL_TESTS                                                                                  \
     cmocka_unit_test(test_a_read_spanning_many_requests_fills_the_buffer_exactly),                 \
         cmocka_unit_test(test_reading_past_the_end_of_the_file_is_a_protocol_error),               \
+        cmocka_unit_test(test_a_small_memlock_limit_registers_what_fits_and_reads_the_rest),       \
         cmocka_unit_test(test_a_write_then_a_read_give_back_the_same_bytes),                       \
         cmocka_unit_test(test_a_pipe_gives_short_reads_that_are_read_on_to_the_end),               \
         cmocka_unit_test(test_bad_descriptors_and_directories_are_errors_not_crashes),             \
@@ -1023,6 +1149,7 @@ static void test_rows_load_a_slice_and_stat_reads_only_the_header(void **state) 
         cmocka_unit_test(test_raw_files_load_as_one_dimension_of_the_given_dtype),                 \
         cmocka_unit_test(test_a_fifo_is_read_as_a_stream_for_npy_and_raw_files),                   \
         cmocka_unit_test(test_a_file_larger_than_dev_shm_can_hold_is_no_space),                    \
+        cmocka_unit_test(test_an_endless_stream_stops_where_the_pool_cannot_hold_it),              \
         cmocka_unit_test(test_save_refuses_inconsistent_arrays_and_reports_the_file_errno),        \
         cmocka_unit_test(test_a_save_that_fails_midway_leaves_no_file_it_created),                 \
         cmocka_unit_test(test_a_save_that_fails_midway_leaves_an_existing_file_untouched),         \

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,6 +171,59 @@ static void test_process_rejects_null_arguments(void **state) {
     assert_true(resources_same(&before));
 }
 
+/* SIGCHLD ignored: the kernel reaps children itself, waitpid says ECHILD. */
+static void test_process_status_comes_back_with_sigchld_ignored(void **state) {
+    (void)state;
+    struct resources before;
+    resources_snapshot(&before);
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+    shmpool_process *p, *q, *k;
+    int code = -100;
+    assert_int_equal(shmpool_process_start(&p, return_arg, (void *)(intptr_t)42), 0);
+    assert_int_equal(shmpool_process_join(p, -1), 0);
+    assert_int_equal(shmpool_process_exitcode(p, &code), 0);
+    assert_int_equal(code, 42);
+    assert_int_equal(shmpool_process_start(&q, sleep_ms, (void *)(intptr_t)50), 0);
+    assert_int_equal(shmpool_process_exitcode(q, &code), -EBUSY);
+    assert_int_equal(shmpool_process_join(q, 5000), 0);
+    assert_int_equal(shmpool_process_exitcode(q, &code), 0);
+    assert_int_equal(code, 7);
+    /* killed by a signal: the status is gone with the child, and exitcode says so */
+    assert_int_equal(shmpool_process_start(&k, sleep_forever, NULL), 0);
+    assert_int_equal(kill(shmpool_process_pid(k), SIGKILL), 0);
+    assert_int_equal(shmpool_process_join(k, 5000), 0);
+    assert_int_equal(shmpool_process_exitcode(k, &code), -ECHILD);
+    assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+    shmpool_process_free(p);
+    shmpool_process_free(q);
+    shmpool_process_free(k);
+    assert_true(resources_same(&before));
+}
+
+/* The program reaps its children itself (waitpid(-1), as a SIGCHLD handler would). */
+static void test_process_status_comes_back_when_the_program_reaps_first(void **state) {
+    (void)state;
+    struct resources before;
+    resources_snapshot(&before);
+    shmpool_process *p;
+    assert_int_equal(shmpool_process_start(&p, return_arg, (void *)(intptr_t)5), 0);
+    int status;
+    assert_int_equal(waitpid(-1, &status, 0), shmpool_process_pid(p));
+    int code = -100;
+    assert_int_equal(shmpool_process_exitcode(p, &code), 0);
+    assert_int_equal(code, 5);
+    assert_int_equal(shmpool_process_join(p, 1000), 0);
+    shmpool_process_free(p);
+    assert_int_equal(shmpool_process_start(&p, return_arg, (void *)(intptr_t)9), 0);
+    assert_int_equal(waitpid(-1, &status, 0), shmpool_process_pid(p));
+    assert_int_equal(shmpool_process_join(p, -1), 0);
+    assert_int_equal(shmpool_process_exitcode(p, &code), 0);
+    assert_int_equal(code, 9);
+    shmpool_process_free(p);
+    assert_true(resources_same(&before));
+}
+
 /* The first fork and allocation grow the heap for good (ASan's allocator maps per size class):
    do them once before any test counts mappings. */
 static int warm_up(void **state) {
@@ -190,6 +244,8 @@ int main(void) {
         cmocka_unit_test(test_process_five_children_double_into_shared_memory),
         cmocka_unit_test(test_process_free_kills_and_reaps_a_running_child),
         cmocka_unit_test(test_process_rejects_null_arguments),
+        cmocka_unit_test(test_process_status_comes_back_with_sigchld_ignored),
+        cmocka_unit_test(test_process_status_comes_back_when_the_program_reaps_first),
     };
     return cmocka_run_group_tests(tests, warm_up, NULL);
 }
