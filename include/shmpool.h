@@ -259,7 +259,8 @@ SHMPOOL_EXTERN int shmpool_process_join(shmpool_process *proc, int timeout_ms);
 /** Send SIGTERM (Python's terminate). @return 0, -EINVAL, or 0 if it already ended. */
 SHMPOOL_EXTERN int shmpool_process_terminate(shmpool_process *proc);
 /** Python's exitcode: *code gets the exit status (>= 0) or -N if signal N ended it.
- *  @return 0, -EBUSY (still running), -EINVAL */
+ *  @return 0, -EBUSY (still running), -EINVAL, -ECHILD (it ended, but the program reaped it or
+ *  ignores SIGCHLD, and it did not end by returning from fn: its status is unknown) */
 SHMPOOL_EXTERN int shmpool_process_exitcode(const shmpool_process *proc, int *code);
 SHMPOOL_EXTERN pid_t shmpool_process_pid(const shmpool_process *proc);
 /** Free the handle; a child still running is killed (SIGKILL) and reaped first. NULL is ok. */
@@ -343,7 +344,8 @@ SHMPOOL_EXTERN int shmpool_array_stat(const char *path, shmpool_array *arr);
 SHMPOOL_EXTERN int shmpool_array_load_rows(shmpool *pool, const char *path, size_t first_row,
                                            size_t nrows, shmpool_array *arr);
 /** Load a headerless file as a 1-d array of dtype (the host's byte order). @return as load;
- *  -EINVAL also for an unknown dtype; -EPROTO if the size is not a multiple of the element size. */
+ *  -EINVAL also for an unknown dtype; -EPROTO if the size is not a multiple of the element size;
+ *  -EFBIG for a stream (pipe, FIFO, device) longer than the pool's memory can hold. */
 SHMPOOL_EXTERN int shmpool_array_load_raw(shmpool *pool, const char *path, shmpool_dtype dtype,
                                           shmpool_array *arr);
 /** Write arr as a .npy file, byte for byte what numpy's np.save writes (format 1.0, or 2.0 when
