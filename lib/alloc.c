@@ -11,20 +11,36 @@
 #include "worker.h"
 
 /* Let every worker and the helper unmap what was freed: /dev/shm gets a freed segment's space back
-   only when its last mapping goes, and an idle worker keeps its view until it wakes. Wakes them
-   and waits up to SHMPOOL_UNMAP_WAIT_MS (a worker inside a long task syncs when it ends); false
-   if nobody maps anything stale (waiting would not help). */
-static bool wait_for_unmaps(shmpool *p) {
-    if (shmpool__arena_all_synced(p->cb))
-        return false;
+   only when its last mapping goes, and an idle worker keeps its view until it wakes. Wakes them,
+   then tries again every ms for up to SHMPOOL_UNMAP_WAIT_MS while some process has not synced (a
+   worker inside a long task syncs when it ends), and for SHMPOOL_UNMAP_SETTLE_MS more once all
+   have: the space was seen to come back a moment after the last unmap. */
+static void *alloc_after_unmaps(shmpool *p, size_t bytes, int *err) {
     shmpool__wake_workers(p->cb, WAKE_ALL);
     shmpool__helper_kick(p->cb);
-    uint64_t deadline = shmpool__now_ns() + (uint64_t)SHMPOOL_UNMAP_WAIT_MS * 1000000u;
-    while (!shmpool__arena_all_synced(p->cb) && shmpool__now_ns() < deadline) {
+    uint64_t now = shmpool__now_ns(), deadline = now + (uint64_t)SHMPOOL_UNMAP_WAIT_MS * 1000000u;
+    uint64_t settled = 0; /* when all had synced */
+    for (;;) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
+        now = shmpool__now_ns();
+        if (!settled && shmpool__arena_all_synced(p->cb))
+            settled = now;
+        bool last = now >= deadline ||
+                    (settled && now - settled >= (uint64_t)SHMPOOL_UNMAP_SETTLE_MS * 1000000u);
+        if (!settled && !last)
+            continue;
+        pthread_mutex_lock(&p->lock);
+        void *m = NULL;
+        *err = ESHUTDOWN;
+        if (atomic_load(&p->state) == POOL_OPEN) {
+            m = shmpool__arena_alloc(p->arena, bytes, false);
+            *err = m ? 0 : errno;
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (m || *err != ENOSPC || last)
+            return m;
     }
-    return true;
 }
 
 void *shmpool_alloc(shmpool *p, size_t bytes) {
@@ -42,12 +58,8 @@ void *shmpool_alloc(shmpool *p, size_t bytes) {
     void *m = shmpool__arena_alloc(p->arena, bytes, false);
     int err = errno;
     pthread_mutex_unlock(&p->lock);
-    if (!m && err == ENOSPC && wait_for_unmaps(p)) {
-        pthread_mutex_lock(&p->lock);
-        m = atomic_load(&p->state) == POOL_OPEN ? shmpool__arena_alloc(p->arena, bytes, false) : NULL;
-        err = m ? 0 : atomic_load(&p->state) == POOL_OPEN ? errno : ESHUTDOWN;
-        pthread_mutex_unlock(&p->lock);
-    }
+    if (!m && err == ENOSPC)
+        m = alloc_after_unmaps(p, bytes, &err);
     if (m) {
         /* Let idle workers and the helper map it now, so its name leaves /dev/shm early. */
         shmpool__wake_workers(p->cb, WAKE_ALL);

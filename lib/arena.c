@@ -221,22 +221,10 @@ static void unlink_once(struct control *cb, struct seg_entry *e, uint64_t id) {
     atomic_store_explicit(&e->unlinked, id, memory_order_release);
 }
 
-void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
+/* A new /dev/shm segment of len bytes, filled in (a full /dev/shm is ENOSPC now, not SIGBUS later)
+   and mapped at arena offset off; its id in *id. NULL with errno set, and nothing left. */
+static void *create_segment(struct arena *a, uint64_t off, uint64_t len, uint64_t *id_out) {
     struct control *cb = a->cb;
-    if (bytes == 0 || bytes > cb->arena_bytes) {
-        errno = bytes ? ENOMEM : EINVAL;
-        return NULL;
-    }
-    uint64_t len = align_up(bytes, PAGE);
-    if (a->nfree_slots == 0 && a->never_used == cb->nsegs) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    uint64_t off;
-    if (take_range(a, len, len >= BIG_ALIGN ? BIG_ALIGN : PAGE, &off)) {
-        errno = ENOMEM;
-        return NULL;
-    }
     /* A name someone else created (another user squatting it) is skipped: ids need not be
        consecutive, readers take each entry's id from the table. */
     uint64_t id;
@@ -267,8 +255,33 @@ void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
     if (err) {
         if (fd >= 0)
             shm_unlink(name);
-        give_range(a, off, len);
         errno = err == EFBIG ? ENOSPC : err;
+        return NULL;
+    }
+    *id_out = id;
+    return p;
+}
+
+void *shmpool__arena_alloc(struct arena *a, size_t bytes, bool internal) {
+    struct control *cb = a->cb;
+    if (bytes == 0 || bytes > cb->arena_bytes) {
+        errno = bytes ? ENOMEM : EINVAL;
+        return NULL;
+    }
+    uint64_t len = align_up(bytes, PAGE);
+    if (a->nfree_slots == 0 && a->never_used == cb->nsegs) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint64_t off;
+    if (take_range(a, len, len >= BIG_ALIGN ? BIG_ALIGN : PAGE, &off)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint64_t id;
+    void *p = create_segment(a, off, len, &id);
+    if (!p) {
+        give_range(a, off, len);
         return NULL;
     }
     uint32_t slot = a->nfree_slots ? a->free_slots[--a->nfree_slots] : a->never_used++;

@@ -83,13 +83,18 @@ static void watch_lifeline(const struct control *cb) {
     fcntl(cb->lifeline_fd, F_SETFL, fcntl(cb->lifeline_fd, F_GETFL) | O_ASYNC);
 }
 
-_Noreturn static void parent_gone(struct helper *h) {
-    struct control *cb = h->cb;
+/* Our children, unreaped: their pids cannot have been reused. */
+static void kill_workers(const struct control *cb) {
     for (unsigned i = 0; i < cb->nworkers; i++) {
-        pid_t pid = atomic_load(&cb_worker(cb, i)->pid);
+        pid_t pid = atomic_load(&cb_worker((struct control *)cb, i)->pid);
         if (pid > 0)
             kill(pid, SIGKILL);
     }
+}
+
+_Noreturn static void parent_gone(struct helper *h) {
+    struct control *cb = h->cb;
+    kill_workers(cb);
     while (wait(NULL) > 0 || errno == EINTR)
         ;
     shmpool__arena_unlink_ready(cb, 1);
@@ -303,10 +308,12 @@ static void enforce_timeouts(struct control *cb) {
     }
 }
 
-_Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
-    static struct helper h; /* zeroed; a fresh copy in this process only */
-    h.cb = cb;
-    h.view = view;
+/* Signals: every handler the program installed back to the default, for us and the workers
+   (they inherit these, done once here rather than in every worker): a crash in a task must end
+   the worker with its signal, so the pool can report it, and SIGCHLD must not be ignored, or the
+   workers' deaths would go unnoticed. SIGINT ignored: the parent decides what Ctrl-C means. All
+   blocked but the crashes; returns the set the main loop waits on. */
+static sigset_t take_over_signals(void) {
     sigset_t waitset, all;
     sigfillset(&all);
     sigdelset(&all, SIGSEGV);
@@ -315,20 +322,74 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
     sigdelset(&all, SIGILL);
     sigdelset(&all, SIGABRT);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    /* Handlers the program installed are not ours, nor the workers' (they inherit these, done once
-       here rather than in every worker): a crash in a task must end the worker with its signal,
-       so the pool can report it, and SIGCHLD must not be ignored, or the workers' deaths would go
-       unnoticed. Ctrl-C reaches the whole process group: the parent decides what it means. */
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
             signal(sig, SIG_DFL);
     signal(SIGINT, SIG_IGN);
     sigemptyset(&waitset);
-    sigaddset(&waitset, SIGCHLD);
-    sigaddset(&waitset, SIGUSR1);
-    sigaddset(&waitset, SIGUSR2);
+    sigaddset(&waitset, SIGCHLD); /* a worker died */
+    sigaddset(&waitset, SIGUSR1); /* the parent's kick */
+    sigaddset(&waitset, SIGUSR2); /* PDEATHSIG: the thread that created the pool ended */
     sigaddset(&waitset, SIGTERM);
-    sigaddset(&waitset, SIGIO);
+    sigaddset(&waitset, SIGIO);   /* the lifeline hung up */
+    return waitset;
+}
+
+/* How long to sleep until the next look: short while repairs or respawns are pending, often
+   enough to end a task within ~25% of task_timeout_ms, else the backstop tick. */
+static long tick_ns(const struct helper *h) {
+    const struct control *cb = h->cb;
+    bool pending = false;
+    for (unsigned i = 0; i < cb->nworkers; i++)
+        pending |= atomic_load(&h->lost_claim[i]) != RING_NO_CLAIM || h->respawn[i] ||
+                   h->deferred_rc[i];
+    long wait_ns = pending ? SHMPOOL_HELPER_BUSY_TICK_NS : SHMPOOL_HELPER_TICK_NS;
+    if (cb->task_timeout_ms) {
+        long t = (long)cb->task_timeout_ms * 250000; /* a quarter of it, in ns */
+        wait_ns = t < SHMPOOL_HELPER_BUSY_TICK_NS ? SHMPOOL_HELPER_BUSY_TICK_NS
+                  : t < wait_ns                   ? t
+                                                  : wait_ns;
+    }
+    return wait_ns;
+}
+
+/* close/join (SHUTDOWN_IDLE: workers leave when the queue is empty) or terminate (SHUTDOWN_NOW:
+   killed at once). Exits once no worker is left. */
+static void shut_down(struct helper *h, uint32_t sd) {
+    struct control *cb = h->cb;
+    if (sd == SHUTDOWN_NOW && !h->killed_all) {
+        kill_workers(cb);
+        h->killed_all = true;
+    }
+    if (sd == SHUTDOWN_IDLE)
+        shmpool__wake_workers(cb, WAKE_ALL);
+    if (!any_worker(cb)) {
+        shmpool__arena_unlink_ready(cb, 1);
+        drop_liveness_lock(cb);
+        _exit(0);
+    }
+}
+
+/* Keep every slot staffed: fail a task for a replacement that died starting, fork replacements. */
+static void tend_workers(struct helper *h) {
+    struct control *cb = h->cb;
+    /* Work queued at a tick while workers sleep: a wake-up went to a worker that cannot run
+       (SIGSTOPped while idle, it took the wake-up and sleeps on). Wake the others. */
+    if (shmpool__ring_count(cb_ring(cb)) > 0)
+        shmpool__wake_workers(cb, WAKE_ALL);
+    for (unsigned i = 0; i < cb->nworkers; i++) {
+        if (h->deferred_rc[i] && shmpool__ring_count(cb_ring(cb)) > 0)
+            fail_deferred(h, i);
+        if (h->respawn[i])
+            spawn(h, i);
+    }
+}
+
+_Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
+    static struct helper h; /* zeroed; a fresh copy in this process only */
+    h.cb = cb;
+    h.view = view;
+    sigset_t waitset = take_over_signals();
     setpgid(0, 0); /* see helper.h: a kill of the program's process group must leave us to clean */
     watch_lifeline(cb);
     take_liveness_lock(cb);
@@ -344,15 +405,7 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
     for (unsigned i = 0; i < cb->nworkers; i++)
         spawn(&h, i);
     for (;;) {
-        bool pending = false;
-        for (unsigned i = 0; i < cb->nworkers; i++)
-            pending |= atomic_load(&h.lost_claim[i]) != RING_NO_CLAIM || h.respawn[i] || h.deferred_rc[i];
-        long wait_ns = pending ? 1000000 : 250000000;
-        if (cb->task_timeout_ms) { /* look often enough to end a task within ~25% of its limit */
-            long t = (long)cb->task_timeout_ms * 250000;
-            wait_ns = t < 1000000 ? 1000000 : t < wait_ns ? t : wait_ns;
-        }
-        struct timespec ts = {0, wait_ns};
+        struct timespec ts = {0, tick_ns(&h)};
         siginfo_t si;
         sigtimedwait(&waitset, &si, &ts);
         if (!parent_alive(cb))
@@ -371,34 +424,10 @@ _Noreturn static void helper_main(struct control *cb, struct seg_view *view) {
                 repair_claim(&h, i, 0);
         shmpool__arena_sync(cb, view, &cb->helper_seg_seen);
         uint32_t sd = atomic_load(&cb->shutdown);
-        if (sd == SHUTDOWN_NOW && !h.killed_all) {
-            for (unsigned i = 0; i < cb->nworkers; i++) {
-                pid_t pid = atomic_load(&cb_worker(cb, i)->pid);
-                if (pid > 0)
-                    kill(pid, SIGKILL);
-            }
-            h.killed_all = true;
-        }
-        if (sd != RUNNING) {
-            if (sd == SHUTDOWN_IDLE)
-                shmpool__wake_workers(cb, WAKE_ALL);
-            if (!any_worker(cb)) {
-                shmpool__arena_unlink_ready(cb, 1);
-                drop_liveness_lock(cb);
-                _exit(0);
-            }
-            continue;
-        }
-        /* Work queued at a tick while workers sleep: a wake-up went to a worker that cannot
-           run (SIGSTOPped while idle, it took the wake-up and sleeps on). Wake the others. */
-        if (shmpool__ring_count(cb_ring(cb)) > 0)
-            shmpool__wake_workers(cb, WAKE_ALL);
-        for (unsigned i = 0; i < cb->nworkers; i++) {
-            if (h.deferred_rc[i] && shmpool__ring_count(cb_ring(cb)) > 0)
-                fail_deferred(&h, i);
-            if (h.respawn[i])
-                spawn(&h, i);
-        }
+        if (sd != RUNNING)
+            shut_down(&h, sd);
+        else
+            tend_workers(&h);
     }
 }
 

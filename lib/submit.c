@@ -207,58 +207,24 @@ static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_res
     return rc;
 }
 
-int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
-    if (!out)
-        return -EINVAL;
-    *out = NULL;
-    int rc = shmpool__owner_check(p);
-    if (rc)
-        return rc;
-    rc = shmpool__request_check(q);
-    if (rc)
-        return rc;
-    size_t n = q->kind == JOB_APPLY ? 1 : q->n;
+/* Python's chunk rule when chunk is 0: ceil(n / (4 * workers)), without overflowing; never more
+   than n. */
+static size_t chunk_of(const shmpool *p, const struct request *q, size_t n) {
     size_t chunk = q->kind == JOB_APPLY ? 1 : q->chunk;
-    if (chunk == 0) { /* Python's rule: ceil(n / (4 * workers)), without overflowing */
+    if (chunk == 0) {
         size_t parts = 4 * (size_t)p->cb->nworkers;
         chunk = n / parts + (n % parts != 0);
     }
-    if (chunk > n)
-        chunk = n;
-    size_t nchunks = n ? n / chunk + (n % chunk != 0) : 0;
+    return chunk > n ? n : chunk;
+}
 
-    pthread_mutex_lock(&p->lock);
-    if (atomic_load(&p->state) != POOL_OPEN) {
-        pthread_mutex_unlock(&p->lock);
-        return -ESHUTDOWN;
-    }
-    shmpool_result *r = shmpool__result_new(p, n);
-    if (!r) {
-        pthread_mutex_unlock(&p->lock);
-        return -ENOMEM;
-    }
-    if (n == 0) { /* nothing to run: an ended, successful job */
-        r->harvested = true;
-        shmpool__result_link(r);
-        pthread_mutex_unlock(&p->lock);
-        *out = r;
-        return 0;
-    }
-    uint32_t slot = 0;
-    struct placed at;
-    rc = nchunks > SHMPOOL_MAX_CHUNKS ? -EOVERFLOW : place_data(p, q, n, r, &at);
-    if (!rc)
-        rc = take_slot(p, &slot);
-    if (rc) {
-        shmpool__result_free_staging(r);
-        shmpool__result_recycle(r);
-        pthread_mutex_unlock(&p->lock);
-        return rc;
-    }
+/* Fill job slot `slot` for request q, its data placed at `at`. Under the lock. */
+static void fill_job(shmpool *p, uint32_t slot, const struct request *q, const struct placed *at,
+                     const shmpool_result *r, size_t n, size_t chunk, size_t nchunks) {
     struct job *job = cb_job(p->cb, slot);
-    job->in = at.in;
-    job->out = (char *)at.out;
-    if (at.in_inline) {
+    job->in = at->in;
+    job->out = (char *)at->out;
+    if (at->in_inline) {
         memcpy(job->inline_in, q->in, q->in_size);
         job->in = (const char *)job->inline_in;
     }
@@ -267,7 +233,7 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
         job->out = (char *)job->inline_out;
     }
     for (size_t j = 0; j < q->k && q->kind == JOB_STARMAP; j++) {
-        job->cols[j] = at.cols[j];
+        job->cols[j] = at->cols[j];
         job->sizes[j] = q->sizes[j];
     }
     job->kind = q->kind;
@@ -281,12 +247,66 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     job->k = (uint32_t)q->k;
     job->base = q->base;
     atomic_store_explicit(&job->retries_left, p->cb->task_retries, memory_order_relaxed);
-    r->desc = desc_make(slot, atomic_load_explicit(&job->gen, memory_order_relaxed));
+}
+
+/* Under the lock: a result for q, its data placed, a slot filled and held. 0, or the code with
+   nothing left behind; *r is then NULL. An empty job ends at once (harvested, successful). */
+static int prepare_locked(shmpool *p, const struct request *q, shmpool_result **out_r) {
+    *out_r = NULL;
+    if (atomic_load(&p->state) != POOL_OPEN)
+        return -ESHUTDOWN;
+    size_t n = q->kind == JOB_APPLY ? 1 : q->n;
+    shmpool_result *r = shmpool__result_new(p, n);
+    if (!r)
+        return -ENOMEM;
+    if (n == 0) {
+        r->harvested = true;
+        shmpool__result_link(r);
+        *out_r = r;
+        return 0;
+    }
+    size_t chunk = chunk_of(p, q, n);
+    size_t nchunks = n / chunk + (n % chunk != 0);
+    uint32_t slot = 0;
+    struct placed at;
+    int rc = nchunks > SHMPOOL_MAX_CHUNKS ? -EOVERFLOW : place_data(p, q, n, r, &at);
+    if (!rc)
+        rc = take_slot(p, &slot);
+    if (rc) {
+        shmpool__result_free_staging(r);
+        shmpool__result_recycle(r);
+        return rc;
+    }
+    fill_job(p, slot, q, &at, r, n, chunk, nchunks);
+    r->desc = desc_make(slot, atomic_load_explicit(&cb_job(p->cb, slot)->gen, memory_order_relaxed));
     shmpool__result_link(r);
     shmpool__slots_hold(&p->slots, r->desc, r);
-    bool staged = r->staged_in || r->staged_out;
-    pthread_mutex_unlock(&p->lock);
+    *out_r = r;
+    return 0;
+}
 
+int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    int rc = shmpool__owner_check(p);
+    if (rc)
+        return rc;
+    rc = shmpool__request_check(q);
+    if (rc)
+        return rc;
+    shmpool_result *r;
+    pthread_mutex_lock(&p->lock);
+    rc = prepare_locked(p, q, &r);
+    bool empty = !rc && r->harvested, staged = !rc && (r->staged_in || r->staged_out);
+    size_t nchunks = rc || empty ? 0 : cb_job(p->cb, desc_slot(r->desc))->nchunks;
+    pthread_mutex_unlock(&p->lock);
+    if (rc)
+        return rc;
+    if (empty) { /* n == 0 */
+        *out = r;
+        return 0;
+    }
     if (staged) /* new segments: let idle workers map them and the names go early */
         shmpool__helper_kick(p->cb);
     unsigned copies = nchunks < p->cb->nworkers ? (unsigned)nchunks : p->cb->nworkers;

@@ -13,12 +13,20 @@
 /* queue_depth and max_segments: both size arrays in the control block, mapped at create. */
 #define SHMPOOL_MAX_DEPTH (1u << 20)
 #define SHMPOOL_MAX_SEGMENTS (1u << 20)
+/* The helper's sleep between looks when nothing is pending: the backstop for a parent gone without
+   a signal and for stalled wake-ups (a worker stopped while idle); deaths, kicks and the lifeline
+   wake it at once. While repairs or respawns are pending it looks every ms. */
+#define SHMPOOL_HELPER_TICK_NS 250000000L
+#define SHMPOOL_HELPER_BUSY_TICK_NS 1000000L
 /* The least a default arena reserves when `ulimit -v` leaves little room: below it create fails
    (ENOMEM) rather than make a pool that can hold almost nothing. */
 #define SHMPOOL_MIN_ARENA ((size_t)256 << 20)
 /* How long an alloc that found /dev/shm full waits for idle workers to unmap freed blocks (they
    let go within a wake-up; one inside a task only when the task ends) before it says ENOSPC. */
 #define SHMPOOL_UNMAP_WAIT_MS 1000
+/* ...and how long it keeps trying once every process has unmapped them: tmpfs was seen to give
+   the space back a moment after the last unmap. A /dev/shm really full costs an alloc this much. */
+#define SHMPOOL_UNMAP_SETTLE_MS 20
 /* Names an alloc tries when the next ones exist already (squatted by another local user; with
    unpredictable names only by chance): past that many the squatter wins and alloc fails EEXIST. */
 #define SHMPOOL_MAX_NAME_TRIES 64

@@ -69,6 +69,9 @@ int shmpool__mpi_agree(MPI_Comm comm, int rc) {
     return all;
 }
 
+/* One function on purpose (~80 lines): it is a fixed sequence of collective calls, and every rank
+   must reach each of them whatever its own error so far, or the others hang. Read in one piece,
+   the sequence can be checked at a glance; split, each part would need the whole protocol. */
 int shmpool_mpi_attach(shmpool *pool, MPI_Comm comm) {
     if (!pool || comm == MPI_COMM_NULL || !shmpool__mpi_ready())
         return -EINVAL;
