@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <time.h>
 
+#include "tunables.h"
+
 uint64_t shmpool__now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -39,4 +41,10 @@ void shmpool__cpu_relax(void) {
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+void shmpool__backoff_sleep(unsigned *us) {
+    struct timespec ts = {0, (long)*us * 1000};
+    nanosleep(&ts, NULL);
+    *us = *us < SHMPOOL_BACKOFF_CAP_US / 2 ? *us * 2 : SHMPOOL_BACKOFF_CAP_US;
 }

@@ -18,17 +18,12 @@
 #include "wait.h"
 #include "worker.h"
 
-static void sleep_us(unsigned us) {
-    struct timespec ts = {0, (long)us * 1000};
-    nanosleep(&ts, NULL);
-}
-
 /* Under the lock: a job slot, waiting while every slot is in flight (back-pressure; the lock is
    dropped meanwhile). The oldest job ends first in a FIFO ring: wait for it on its pinned
    descriptor (never on its result, which its owner may free meanwhile) and harvest it into its
    result if it is still unharvested. 0, -ESHUTDOWN, SHMPOOL_EHELPER or -errno. */
 static int take_slot(shmpool *p, uint32_t *slot) {
-    unsigned backoff = 1;
+    unsigned backoff_us = 1;
     for (;;) {
         if (atomic_load(&p->state) != POOL_OPEN)
             return -ESHUTDOWN;
@@ -40,8 +35,7 @@ static int take_slot(shmpool *p, uint32_t *slot) {
         uint64_t d = shmpool__slots_oldest(&p->slots);
         if (!d) { /* every slot is retiring: a worker still looks at its old job */
             pthread_mutex_unlock(&p->lock);
-            sleep_us(backoff);
-            backoff = backoff < 1000 ? backoff * 2 : 1000;
+            shmpool__backoff_sleep(&backoff_us);
             shmpool__health_check(p);
             pthread_mutex_lock(&p->lock);
             continue;
@@ -63,7 +57,7 @@ static int take_slot(shmpool *p, uint32_t *slot) {
 /* Push `copies` descriptors, waiting while the ring is full, and wake workers. */
 static int push(shmpool *p, uint64_t desc, unsigned copies) {
     struct ring *ring = cb_ring(p->cb);
-    unsigned backoff = 1;
+    unsigned backoff_us = 1;
     for (unsigned i = 0; i < copies;) {
         if (shmpool__ring_try_push(ring, &desc)) {
             i++;
@@ -73,8 +67,7 @@ static int push(shmpool *p, uint64_t desc, unsigned copies) {
         shmpool__wake_workers(p->cb, WAKE_ALL);
         if (!shmpool__health_check(p))
             return SHMPOOL_EHELPER;
-        sleep_us(backoff);
-        backoff = backoff < 500 ? backoff * 2 : 500;
+        shmpool__backoff_sleep(&backoff_us);
     }
     shmpool__wake_workers(p->cb, copies);
     return 0;

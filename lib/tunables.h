@@ -18,6 +18,10 @@
    wake it at once. While repairs or respawns are pending it looks every ms. */
 #define SHMPOOL_HELPER_TICK_NS 250000000L
 #define SHMPOOL_HELPER_BUSY_TICK_NS 1000000L
+/* The longest sleep of a backoff (a full ring, every job slot retiring): short enough that the
+   caller notices within a scheduler tick, long enough not to take a core from the workers it
+   waits for. One value: the two loops had 500 and 1000 us with no reason for the difference. */
+#define SHMPOOL_BACKOFF_CAP_US 500u
 /* The least a default arena reserves when `ulimit -v` leaves little room: below it create fails
    (ENOMEM) rather than make a pool that can hold almost nothing. */
 #define SHMPOOL_MIN_ARENA ((size_t)256 << 20)
