@@ -10,6 +10,19 @@
 #include "tunables.h"
 #include "worker.h"
 
+/* Under the lock: a block, or NULL with *err (ESHUTDOWN once the pool no longer takes work). */
+static void *alloc_locked(shmpool *p, size_t bytes, int *err) {
+    pthread_mutex_lock(&p->lock);
+    void *m = NULL;
+    *err = ESHUTDOWN;
+    if (atomic_load(&p->state) == POOL_OPEN) {
+        m = shmpool__arena_alloc(p->arena, bytes, false);
+        *err = m ? 0 : errno;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return m;
+}
+
 /* Let every worker and the helper unmap what was freed: /dev/shm gets a freed segment's space back
    only when its last mapping goes, and an idle worker keeps its view until it wakes. Wakes them,
    then tries again every ms for up to SHMPOOL_UNMAP_WAIT_MS while some process has not synced (a
@@ -30,14 +43,7 @@ static void *alloc_after_unmaps(shmpool *p, size_t bytes, int *err) {
                     (settled && now - settled >= (uint64_t)SHMPOOL_UNMAP_SETTLE_MS * 1000000u);
         if (!settled && !last)
             continue;
-        pthread_mutex_lock(&p->lock);
-        void *m = NULL;
-        *err = ESHUTDOWN;
-        if (atomic_load(&p->state) == POOL_OPEN) {
-            m = shmpool__arena_alloc(p->arena, bytes, false);
-            *err = m ? 0 : errno;
-        }
-        pthread_mutex_unlock(&p->lock);
+        void *m = alloc_locked(p, bytes, err);
         if (m || *err != ENOSPC || last)
             return m;
     }
@@ -49,15 +55,8 @@ void *shmpool_alloc(shmpool *p, size_t bytes) {
         errno = rc ? -rc : EINVAL;
         return NULL;
     }
-    pthread_mutex_lock(&p->lock);
-    if (atomic_load(&p->state) != POOL_OPEN) {
-        pthread_mutex_unlock(&p->lock);
-        errno = ESHUTDOWN;
-        return NULL;
-    }
-    void *m = shmpool__arena_alloc(p->arena, bytes, false);
-    int err = errno;
-    pthread_mutex_unlock(&p->lock);
+    int err;
+    void *m = alloc_locked(p, bytes, &err);
     if (!m && err == ENOSPC)
         m = alloc_after_unmaps(p, bytes, &err);
     if (m) {

@@ -32,6 +32,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "procstat.h"
 #include "shmpool.h"
 
@@ -195,8 +196,8 @@ static bool alive(pid_t pid) {
    where we cannot see it (another PID namespace sharing this /dev/shm). */
 static bool lock_held(int dirfd, pid_t parent, pid_t helper) {
     char name[96];
-    snprintf(name, sizeof name, "shmpool.%d.%d.lock", (int)parent, (int)helper);
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    shmpool__helper_lock_name(parent, helper, name, sizeof name);
+    int fd = openat(dirfd, name + 1, O_RDONLY | O_CLOEXEC); /* without the leading '/' */
     if (fd < 0)
         return false;
     bool held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;

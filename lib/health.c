@@ -37,7 +37,7 @@ void shmpool__health_end_workers(shmpool *p) {
             if (pid <= 0 || shmpool__procstat_read(pid, &s) != 0 ||
                 s.start_ticks != atomic_load(&w->start_ticks))
                 continue; /* gone, or a stranger */
-            if (s.state == 'Z' || s.state == 'X') {
+            if (shmpool__procstat_ended(&s)) {
                 if (s.ppid == getpid())
                     waitpid(pid, NULL, WNOHANG);
                 continue;

@@ -17,7 +17,6 @@
 #include "arena.h"
 #include "clock.h"
 #include "job.h"
-#include "procstat.h"
 #include "tunables.h"
 #include "worker.h"
 
@@ -44,12 +43,12 @@ static bool parent_alive(const struct control *cb) {
 /* The pool's liveness lock, /dev/shm/shmpool.<P>.<H>.lock, held shared by the helper and (through
    the inherited descriptor) every worker: `shmpool clean` removes no name of a pool whose lock it
    cannot take, even where it cannot see the pool's processes (another PID namespace). */
-static void lock_name_of(const struct control *cb, pid_t helper, char *buf, size_t len) {
-    snprintf(buf, len, "/shmpool.%d.%d.lock", (int)cb->parent_pid, (int)helper);
+void shmpool__helper_lock_name(pid_t parent, pid_t helper, char *buf, size_t len) {
+    snprintf(buf, len, "/shmpool.%d.%d.lock", (int)parent, (int)helper);
 }
 
 static void lock_name(const struct control *cb, char *buf, size_t len) {
-    lock_name_of(cb, getpid(), buf, len);
+    shmpool__helper_lock_name(cb->parent_pid, getpid(), buf, len);
 }
 
 void shmpool__helper_lock_remove(const struct control *cb) {
@@ -57,7 +56,7 @@ void shmpool__helper_lock_remove(const struct control *cb) {
     if (helper <= 0)
         return;
     char name[SEG_NAME_MAX];
-    lock_name_of(cb, helper, name, sizeof name);
+    shmpool__helper_lock_name(cb->parent_pid, helper, name, sizeof name);
     shm_unlink(name);
 }
 
@@ -119,6 +118,7 @@ static void spawn(struct helper *h, unsigned slot) {
     atomic_store(&w->task_start_ns, 0); /* the dead worker's clock is not the replacement's */
     atomic_store(&w->timed_out, 0);
     atomic_store(&w->state, W_STARTING);
+    atomic_store(&w->start_ticks, 0); /* never the predecessor's beside the new pid */
     pid_t pid = fork();
     if (pid == 0)
         shmpool__worker_main(cb, slot, h->view);
@@ -139,9 +139,7 @@ static void spawn(struct helper *h, unsigned slot) {
         }
         return;
     }
-    struct procstat st;
-    atomic_store(&w->start_ticks, shmpool__procstat_read(pid, &st) == 0 ? st.start_ticks : 0);
-    atomic_store(&w->pid, pid);
+    atomic_store(&w->pid, pid); /* its start time: the worker writes it first thing */
     h->respawn[slot] = false;
 }
 

@@ -24,6 +24,9 @@ struct seg_view;
 /* Parent: fork the helper, which forks the workers. *lifeline gets the parent's end of the
    lifeline, to close when the helper has been reaped. */
 int shmpool__helper_start(struct control *cb, struct seg_view *helper_view, int *lifeline);
+/* "/shmpool.<parent>.<helper>.lock": the pool's liveness lock, held shared by the helper and its
+   workers for their life (`shmpool clean` keeps the names of a pool whose lock it cannot take). */
+void shmpool__helper_lock_name(pid_t parent, pid_t helper, char *buf, size_t len);
 /* Parent, once the helper is gone: remove its liveness lock, which a helper killed outright
    (SIGKILL, a crash) left in /dev/shm. */
 void shmpool__helper_lock_remove(const struct control *cb);

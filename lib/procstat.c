@@ -12,7 +12,7 @@ int shmpool__procstat_read(pid_t pid, struct procstat *out) {
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -ENOENT;
+        return -errno; /* -ENOENT: no such process (here); else /proc cannot be read */
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0)
@@ -36,7 +36,7 @@ int shmpool__procstat_read(pid_t pid, struct procstat *out) {
 int shmpool__procstat_alive(pid_t pid, uint64_t start_ticks) {
     struct procstat s;
     return pid > 0 && shmpool__procstat_read(pid, &s) == 0 && s.start_ticks == start_ticks &&
-           s.state != 'Z' && s.state != 'X';
+           !shmpool__procstat_ended(&s);
 }
 
 int shmpool__pid_ended(pid_t pid) {
@@ -46,5 +46,5 @@ int shmpool__pid_ended(pid_t pid) {
     int rc = shmpool__procstat_read(pid, &s);
     if (rc)
         return rc;
-    return s.state == 'Z' || s.state == 'X';
+    return shmpool__procstat_ended(&s);
 }

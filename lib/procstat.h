@@ -17,8 +17,13 @@ struct procstat {
     uint64_t start_ticks; /* since boot, in clock ticks; never 0 for a real process */
 };
 
-/* 0, or -ENOENT if no process has that pid (here: another PID namespace sees nothing). */
+/* 0, or -ENOENT if no process has that pid (here: another PID namespace sees nothing), or
+   another -errno when /proc cannot be read. */
 int shmpool__procstat_read(pid_t pid, struct procstat *out);
+/* It has ended: a zombie nobody reaped yet, or dead. It runs no code and holds no mapping. */
+static inline int shmpool__procstat_ended(const struct procstat *s) {
+    return s->state == 'Z' || s->state == 'X';
+}
 /* The process `pid` that started at `start_ticks` still runs (a zombie has ended). */
 int shmpool__procstat_alive(pid_t pid, uint64_t start_ticks);
 

@@ -159,8 +159,9 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
     if (getppid() != helper)
         _exit(1);
     close(cb->lifeline_fd); /* the helper's to watch */
-    /* Who we are, before anyone learns we started (the helper writes the same after fork, maybe
-       later than our first task): start time first, as the pid is what readers look at. */
+    /* Who we are, before anyone learns we started (the helper writes the pid too, after fork):
+       start time first, as the pid is what readers look at. Until then the parent signals us
+       not at all (no start time matches), and we die with the helper anyway (PDEATHSIG). */
     struct procstat me;
     if (shmpool__procstat_read(getpid(), &me) == 0)
         atomic_store(&w->start_ticks, me.start_ticks);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -159,4 +160,17 @@ int test_exit_code(int failed) {
         return 77;
     }
     return 0;
+}
+
+int run_in_child(int (*fn)(void), pid_t *pid) {
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0)
+        _exit(fn());
+    if (pid)
+        *pid = child;
+    int st;
+    if (child < 0 || waitpid(child, &st, 0) != child || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
 }

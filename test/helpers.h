@@ -37,6 +37,16 @@ extern int tests_skipped;
         skip();                                                                                    \
     } while (0)
 int test_exit_code(int failed);
+/* Runs fn in a forked child, so that what it does to its limits, ids, mounts or signals stays
+   there, and returns its exit status (-1 if it did not exit); *pid (if not NULL) gets its pid.
+   The test then checks it with assert_child_passed: 77 from the child is a skip. */
+int run_in_child(int (*fn)(void), pid_t *pid);
+#define assert_child_passed(status)                                                                \
+    do {                                                                                           \
+        if ((status) == 77)                                                                        \
+            test_skip();                                                                           \
+        assert_int_equal((status), 0);                                                             \
+    } while (0)
 /* 1 when run under valgrind. */
 int running_on_valgrind(void);
 

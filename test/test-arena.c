@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,11 +191,16 @@ static int inc(const void *in, void *out, void *ctx) {
     return 0;
 }
 
+/* In a forked child: a private mount namespace with a 64 MiB tmpfs on /dev/shm. false where that
+   needs a privilege we lack. */
+static bool small_private_dev_shm(void) {
+    return unshare(CLONE_NEWNS) == 0 &&
+           mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) /* type ignored; not NULL, for valgrind */ == 0 &&
+           mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=64m") == 0;
+}
+
 static int enospc_child(void) {
-    if (unshare(CLONE_NEWNS) != 0)
-        return 77;
-    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) /* type ignored; not NULL, for valgrind */ != 0 ||
-        mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=64m") != 0)
+    if (!small_private_dev_shm())
         return 77;
     shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
     shmpool *p;
@@ -226,15 +232,7 @@ static int enospc_child(void) {
 
 static void test_alloc_beyond_dev_shm_is_enospc_and_the_pool_stays_usable(void **state) {
     (void)state;
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(enospc_child());
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) == 77)
-        test_skip(); /* no CAP_SYS_ADMIN for a private mount namespace */
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_child_passed(run_in_child(enospc_child, NULL)); /* 77: no CAP_SYS_ADMIN for a mount namespace */
     assert_true(strstr(shmpool_strerror(-ENOSPC), "/dev/shm") != NULL);
 }
 
@@ -251,10 +249,7 @@ static int sum_first_page(const void *in, void *out, void *ctx) {
 }
 
 static int realloc_child(void) {
-    if (unshare(CLONE_NEWNS) != 0)
-        return 77;
-    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=64m") != 0)
+    if (!small_private_dev_shm())
         return 77;
     shmpool_options o = {.workers = 2, .flags = SHMPOOL_FLAG_QUIET};
     shmpool *p;
@@ -278,15 +273,7 @@ static int realloc_child(void) {
 
 static void test_freed_dev_shm_space_comes_back_while_workers_idle(void **state) {
     (void)state;
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(realloc_child());
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) == 77)
-        test_skip(); /* no CAP_SYS_ADMIN for a private mount namespace */
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_child_passed(run_in_child(realloc_child, NULL)); /* 77: no CAP_SYS_ADMIN for a mount namespace */
 }
 
 /* Under `ulimit -v` (here 4 GiB more than the process maps) the default arena (twice the RAM)
@@ -324,13 +311,7 @@ static void test_create_under_ulimit_v_reserves_what_fits(void **state) {
     (void)state;
     if (running_on_valgrind())
         test_skip(); /* valgrind's own reservations do not fit under the limit */
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(ulimit_v_child());
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_child_passed(run_in_child(ulimit_v_child, NULL));
 }
 #endif
 

@@ -215,16 +215,10 @@ static int helper_death_child(void) {
 
 static void test_a_dead_helper_is_noticed_at_once_and_strangers_are_never_signalled(void **state) {
     (void)state;
-    pid_t child = fork();
-    if (child == 0)
-        _exit(helper_death_child());
-    int st;
-    assert_int_equal(waitpid(child, &st, 0), child);
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) == 77)
-        test_skip();
+    pid_t child;
+    int status = run_in_child(helper_death_child, &child);
     remove_names_of(child);
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_child_passed(status);
 }
 
 /* A worker SIGSTOPped while it sleeps takes the next wake-up and sleeps on: the helper sees the
@@ -311,16 +305,10 @@ static int nproc_child(void) {
 
 static void test_a_helper_that_cannot_fork_fails_queued_work_instead_of_hanging(void **state) {
     (void)state;
-    pid_t child = fork();
-    if (child == 0)
-        _exit(nproc_child());
-    int st;
-    assert_int_equal(waitpid(child, &st, 0), child);
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) == 77)
-        test_skip();
+    pid_t child;
+    int status = run_in_child(nproc_child, &child);
     remove_names_of(child);
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_child_passed(status);
 }
 
 int main(void) {
