@@ -158,9 +158,15 @@ static size_t live_claims(struct control *cb, unsigned self, _Atomic uint64_t **
     return n;
 }
 
+/* Waits while the ring is full: live workers drain it. Not under terminate: the workers are being
+   killed, so nobody drains a full ring, every job is cancelled, and the descriptor is not needed
+   (spinning here kept the helper, and destroy's wait for it, going for ever: fuzz-args under load). */
 static void push_again(struct control *cb, uint64_t d) {
-    while (!shmpool__ring_try_push(cb_ring(cb), &d))
-        shmpool__cpu_relax(); /* live workers drain it */
+    while (!shmpool__ring_try_push(cb_ring(cb), &d)) {
+        if (atomic_load(&cb->shutdown) == SHUTDOWN_NOW)
+            return;
+        shmpool__cpu_relax();
+    }
     shmpool__wake_workers(cb, 1);
 }
 
