@@ -49,7 +49,11 @@ SHMPOOL_EXTERN unsigned shmpool_version(void);
     XX(EMAP, 4, "a worker could not map a shared-memory segment of the pool (its /dev/shm name "    \
                 "was removed, or the worker ran out of file descriptors or address space); the "    \
                 "task did not run: free memory or fds, and do not run `shmpool clean` while a "     \
-                "pool lives")
+                "pool lives")                                                                      \
+    XX(ESTALE, 5, "a task's ctx is parent memory that changed after shmpool_create (or was made "   \
+                  "after it: the stack, malloc): workers see the pool's snapshot, not your "        \
+                  "change. Pass ctx by value (shmpool_*_ctx calls, ctx_size > 0), or put it in "    \
+                  "shmpool_alloc memory, or set it before shmpool_create")
 
 #define SHMPOOL_ERRNO_ENUM_(name, offset, msg) SHMPOOL_##name = -(SHMPOOL_ERRNO_BASE + (offset)),
 enum shmpool_errno { SHMPOOL_ERRNO_MAP(SHMPOOL_ERRNO_ENUM_) SHMPOOL_ERRNO_END_ = 0 };
@@ -83,6 +87,10 @@ typedef int (*shmpool_range_fn)(void *ctx, size_t begin, size_t end);
 #define SHMPOOL_FLAG_NO_SPIN 0x1u     /* idle workers and waiting callers sleep at once */
 #define SHMPOOL_FLAG_NO_IO_URING 0x2u /* array I/O uses pread/pwrite, never io_uring */
 #define SHMPOOL_FLAG_QUIET 0x4u       /* no warnings on stderr (e.g. affinity smaller than workers) */
+#define SHMPOOL_FLAG_CALLER_RUNS 0x8u /* a thread waiting in a synchronous map/for/reduce runs chunks
+                                         of its job itself (OpenMP's master): see "Short loops" */
+#define SHMPOOL_FLAG_NO_CTX_CHECK 0x10u /* do not compare a parent-memory ctx with the workers' view
+                                           (SHMPOOL_ESTALE); see "Memory model" in docs/API.md */
 
 typedef struct shmpool_options {   /* zero-initialise; zero means the default for every field */
     unsigned workers;              /* 0: shmpool_cpu_count(SHMPOOL_CPU_USABLE) */
@@ -100,7 +108,11 @@ typedef struct shmpool_options {   /* zero-initialise; zero means the default fo
     unsigned task_retries;         /* a chunk whose worker died is run again up to this many times */
     unsigned task_timeout_ms;      /* 0: none; else a chunk or apply running longer is killed and
                                       fails with -ETIME */
-    uint64_t reserved_[6];         /* must be zero: room to grow without changing the size */
+    unsigned worker_threads;       /* OpenMP/BLAS threads inside each worker; 0: 1 (as joblib's
+                                      workers). More needs the pool made before the program's
+                                      first OpenMP parallel region (a forked libgomp hangs) */
+    unsigned reserved_u_;          /* must be zero */
+    uint64_t reserved_[5];         /* must be zero: room to grow without changing the size */
 } shmpool_options;
 
 /**
@@ -357,6 +369,108 @@ SHMPOOL_EXTERN int shmpool_array_load_raw(shmpool *pool, const char *path, shmpo
 SHMPOOL_EXTERN int shmpool_array_save(shmpool *pool, const char *path, const shmpool_array *arr);
 /** shmpool_free(arr->data) and clear arr. NULL arr, or arr with NULL data, is fine. */
 SHMPOOL_EXTERN void shmpool_array_free(shmpool *pool, shmpool_array *arr);
+
+/* ---------------------------------------------------------------------------------------------
+ * Numeric codes: ctx passed by value, chunk and worker indices, deterministic reductions.
+ *
+ * Memory model, in one rule: a worker sees shmpool_alloc memory as it is now, and every other
+ * memory of the program as it was when shmpool_create ran (the workers are forked then). So a
+ * ctx, a global or a heap object written after create is stale in the workers. The *_ctx calls
+ * copy ctx_size bytes of ctx into the job (OpenMP's firstprivate): stack, malloc'd and changed
+ * contexts all work. The calls without ctx_size compare the first bytes of a parent-memory ctx
+ * (up to 64, not past its page) with the workers' view and fail with SHMPOOL_ESTALE when they
+ * differ or the memory did not exist at create (see docs/API.md, "Memory model").
+ */
+/** Which chunk a shmpool_range_id_fn runs, and where. */
+typedef struct shmpool_chunk_id {
+    size_t index;     /* the chunk's number: begin == index * chunk size (before any MPI base) */
+    size_t count;     /* chunks in the job */
+    unsigned worker;  /* the worker running it: 0 .. shmpool_workers() - 1, or shmpool_workers()
+                         for a calling thread that runs chunks (SHMPOOL_FLAG_CALLER_RUNS) */
+    unsigned workers; /* shmpool_workers() + 1: the size of a per-runner array */
+} shmpool_chunk_id;
+/** One chunk [begin, end), told which chunk it is and which worker runs it. */
+typedef int (*shmpool_range_id_fn)(void *ctx, size_t begin, size_t end, const shmpool_chunk_id *id);
+/** One chunk of a reduction: fold items [begin, end) into *partial, which starts as a copy of the
+ *  identity value the call was given. */
+typedef int (*shmpool_reduce_fn)(void *ctx, size_t begin, size_t end, void *partial);
+/** acc = acc (+) partial: run in the calling thread, chunk after chunk in index order. */
+typedef void (*shmpool_combine_fn)(void *acc, const void *partial, void *ctx);
+
+/** The biggest ctx_size the *_ctx calls take (bigger contexts belong in shmpool_alloc memory). */
+#define SHMPOOL_MAX_CTX_BYTES ((size_t)1 << 20)
+
+/** shmpool_for with ctx by value: ctx_size bytes at ctx are copied into the job when it is
+ *  submitted, and fn receives a pointer to that copy (one copy per job, shared by its chunks: treat
+ *  it as read-only). ctx_size 0 passes ctx as is, as shmpool_for. Same rules and codes as
+ *  shmpool_for; -EINVAL also for ctx NULL with ctx_size > 0 or ctx_size > SHMPOOL_MAX_CTX_BYTES. */
+SHMPOOL_EXTERN int shmpool_for_ctx(shmpool *p, shmpool_range_fn fn, const void *ctx,
+                                   size_t ctx_size, size_t n, size_t chunk);
+SHMPOOL_EXTERN int shmpool_for_ctx_async(shmpool *p, shmpool_range_fn fn, const void *ctx,
+                                         size_t ctx_size, size_t n, size_t chunk,
+                                         shmpool_result **r);
+/** shmpool_for_ctx whose fn also gets the chunk's index and the worker's (pthreadpool's
+ *  _with_id): per-worker scratch, per-chunk partial results, per-chunk random seeds. */
+SHMPOOL_EXTERN int shmpool_for_with_id(shmpool *p, shmpool_range_id_fn fn, const void *ctx,
+                                       size_t ctx_size, size_t n, size_t chunk);
+SHMPOOL_EXTERN int shmpool_for_with_id_async(shmpool *p, shmpool_range_id_fn fn, const void *ctx,
+                                             size_t ctx_size, size_t n, size_t chunk,
+                                             shmpool_result **r);
+/** shmpool_map, shmpool_starmap, shmpool_apply with ctx by value (see shmpool_for_ctx). */
+SHMPOOL_EXTERN int shmpool_map_ctx(shmpool *p, shmpool_fn fn, const void *ctx, size_t ctx_size,
+                                   const void *in, size_t in_size, void *out, size_t out_size,
+                                   size_t n, size_t chunk);
+SHMPOOL_EXTERN int shmpool_map_ctx_async(shmpool *p, shmpool_fn fn, const void *ctx,
+                                         size_t ctx_size, const void *in, size_t in_size,
+                                         void *out, size_t out_size, size_t n, size_t chunk,
+                                         shmpool_result **r);
+SHMPOOL_EXTERN int shmpool_starmap_ctx(shmpool *p, shmpool_star_fn fn, const void *ctx,
+                                       size_t ctx_size, size_t k, const void *const cols[],
+                                       const size_t sizes[], void *out, size_t out_size, size_t n,
+                                       size_t chunk);
+SHMPOOL_EXTERN int shmpool_starmap_ctx_async(shmpool *p, shmpool_star_fn fn, const void *ctx,
+                                             size_t ctx_size, size_t k, const void *const cols[],
+                                             const size_t sizes[], void *out, size_t out_size,
+                                             size_t n, size_t chunk, shmpool_result **r);
+SHMPOOL_EXTERN int shmpool_apply_ctx(shmpool *p, shmpool_fn fn, const void *ctx, size_t ctx_size,
+                                     const void *args, size_t args_size, void *out,
+                                     size_t out_size);
+SHMPOOL_EXTERN int shmpool_apply_ctx_async(shmpool *p, shmpool_fn fn, const void *ctx,
+                                           size_t ctx_size, const void *args, size_t args_size,
+                                           void *out, size_t out_size, shmpool_result **r);
+
+/** Chunks per reduction when chunk is 0: a count fixed by n alone, so the result does not depend
+ *  on the number of workers (or MPI ranks). */
+#define SHMPOOL_REDUCE_CHUNKS 128u
+/**
+ * Deterministic parallel reduction, as if by
+ *
+ *     for (c = 0; c < chunks; c++) {
+ *         memcpy(partial, acc_identity, acc_size);
+ *         if ((rc = fn(ctx, c * chunk, min((c + 1) * chunk, n), partial))) break;
+ *         combine(acc, partial, ctx);
+ *     }
+ *
+ * with the chunks run on the workers and combined in chunk order in the calling thread, so the
+ * result is bit-identical for any number of workers (floating-point sums included) as long as the
+ * chunk size is the same; chunk 0 picks ceil(n / SHMPOOL_REDUCE_CHUNKS), which depends on n only.
+ * `acc` holds the identity on entry (copied into every partial) and the result on return; on an
+ * error it is left as it was. ctx is passed by value as in shmpool_for_ctx (ctx_size 0: as is).
+ * On a pool attached to MPI (shmpool_mpi.h) the chunks are spread over the ranks and every rank
+ * gets the same, bit-identical result.
+ * @return as shmpool_for; -EINVAL also for NULL fn, combine or acc, acc_size 0 or >
+ *         SHMPOOL_MAX_CTX_BYTES.
+ */
+SHMPOOL_EXTERN int shmpool_reduce(shmpool *p, shmpool_reduce_fn fn, shmpool_combine_fn combine,
+                                  const void *ctx, size_t ctx_size, size_t n, size_t chunk,
+                                  void *acc, size_t acc_size);
+/** The chunk size and chunk count that a map/starmap/for (reduce: 1) over n items with `chunk`
+ *  (0: automatic) uses on this pool. Either pointer may be NULL. @return 0, -EINVAL (NULL pool). */
+SHMPOOL_EXTERN int shmpool_chunking(const shmpool *p, size_t n, size_t chunk, int reduce,
+                                    size_t *chunk_size, size_t *chunks);
+/** In a task: the index of the worker running it (0 .. workers - 1, kept by a replacement); in the
+ *  calling thread (SHMPOOL_FLAG_CALLER_RUNS) the pool's worker count; -1 elsewhere. */
+SHMPOOL_EXTERN int shmpool_worker_index(void);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "helper.h"
 #include "owner.h"
+#include "staging.h"
 #include "tunables.h"
 #include "worker.h"
 
@@ -17,6 +18,10 @@ static void *alloc_locked(shmpool *p, size_t bytes, int *err) {
     *err = ESHUTDOWN;
     if (atomic_load(&p->state) == POOL_OPEN) {
         m = shmpool__arena_alloc(p->arena, bytes, false);
+        if (!m && errno == ENOSPC) { /* kept staging blocks hold /dev/shm space: give it back */
+            shmpool__staging_drop(p);
+            m = shmpool__arena_alloc(p->arena, bytes, false);
+        }
         *err = m ? 0 : errno;
     }
     pthread_mutex_unlock(&p->lock);

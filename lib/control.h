@@ -70,7 +70,7 @@ struct worker_slot {
                                      process that reuses its pid */
 };
 
-enum job_kind { JOB_MAP = 1, JOB_STARMAP, JOB_APPLY, JOB_FOR };
+enum job_kind { JOB_MAP = 1, JOB_STARMAP, JOB_APPLY, JOB_FOR, JOB_FOR_ID, JOB_REDUCE };
 enum job_stop { STOP_NONE = 0, STOP_FAILED, STOP_CANCELLED };
 
 /* Laid out by who touches what for a small job (an apply): the parameters, then one hot line of
@@ -98,6 +98,8 @@ struct job {
     _Atomic uint32_t completed;                /* set once, by whoever posts `done` */
     _Atomic uint32_t retries_left;
     _Atomic uint32_t nretry;                   /* chunks waiting to be run again */
+    _Atomic uint32_t callers;                  /* calling threads running chunks of it now
+                                                  (SHMPOOL_FLAG_CALLER_RUNS): it has not ended */
     sem_t done;                                /* posted once when the job ends */
 
     _Alignas(CACHELINE) unsigned char inline_out[SHMPOOL_INLINE_BYTES];
@@ -108,6 +110,17 @@ struct job {
     uint64_t retry[SHMPOOL_MAX_PENDING_RETRIES];                        /* indices of chunks to run again (fail_lock) */
     const char *cols[SHMPOOL_MAX_COLUMNS];
     size_t sizes[SHMPOOL_MAX_COLUMNS];
+    /* reduce: chunk c of the whole range (base / chunk + local c) folds into
+       partials + c * acc_stride, which starts as a copy of the identity */
+    char *partials;
+    const char *identity;
+    size_t acc_size, acc_stride;
+    /* A parent-memory ctx passed by pointer: its first bytes as the parent saw them at submission,
+       for workers to compare with their own view (ctx.h). 0: nothing to compare. */
+    uint32_t probe_len;
+    unsigned char probe[SHMPOOL_CTX_PROBE_BYTES];
+
+    _Alignas(CACHELINE) unsigned char inline_ctx[SHMPOOL_INLINE_CTX_BYTES]; /* ctx by value */
 };
 
 struct seg_entry {
@@ -125,6 +138,7 @@ struct control {
     uint64_t bytes;
     uint32_t nworkers, njobs, nsegs, flags;
     uint32_t spin_us, max_tasks, task_retries, task_timeout_ms;
+    uint32_t worker_threads;  /* OpenMP/BLAS threads a worker's tasks may use (threads.h) */
     pid_t parent_pid;
     _Atomic pid_t helper_pid;
     int lifeline_fd;          /* the helper's end of the parent's lifeline pipe (helper.h) */

@@ -9,6 +9,7 @@
 #ifndef SHMPOOL_DIST_H
 #define SHMPOOL_DIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "control.h"
@@ -28,6 +29,12 @@ struct request {
     const void *const *cols;
     const size_t *sizes;
     size_t base;     /* for: added to every [begin, end) passed to fn (a part of a larger range) */
+    size_t ctx_size; /* > 0: ctx is copied into the job (the *_ctx calls) */
+    char *partials;  /* reduce: acc_stride bytes per chunk of the whole range (shmpool memory) */
+    const char *identity; /* reduce: copied into each partial before its chunk runs (shmpool memory) */
+    size_t acc_size, acc_stride;
+    shmpool_combine_fn combine; /* reduce */
+    void *acc;                  /* reduce: the caller's accumulator */
 };
 
 struct dist_ops {
@@ -53,6 +60,10 @@ SHMPOOL_EXTERN int shmpool__submit_part(shmpool *p, const struct request *q, siz
 /* Chunks of r's job that no worker has claimed yet (0 once it ended). */
 SHMPOOL_EXTERN size_t shmpool__result_unclaimed(const shmpool_result *r);
 
+/* Inside the core: run q as the synchronous calls do (over the distribution, if any). */
+int shmpool__run_sync(shmpool *p, const struct request *q);
+/* The chunk size a job over n items with `chunk` (0: automatic) gets; reduce: n's rule alone. */
+size_t shmpool__chunk_size(const shmpool *p, size_t n, size_t chunk, bool reduce);
 /* Inside the core: submit q locally as one job, as the _async calls do. */
 int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out);
 

@@ -89,6 +89,14 @@ static bool take_retry(struct job *j, uint64_t *c) {
     return ok;
 }
 
+/* The index shmpool_worker_index() reports: a worker's slot in its process, the worker count in a
+   calling thread while it runs chunks, -1 elsewhere. */
+static _Thread_local int runner_index = -1;
+
+int shmpool_worker_index(void) { return runner_index; }
+
+void shmpool__set_runner_index(int index) { runner_index = index; }
+
 static bool anyone_in(struct control *cb, uint64_t desc) {
     for (unsigned i = 0; i < cb->nworkers; i++)
         if (atomic_load(&cb_worker(cb, i)->job) == desc)
@@ -98,7 +106,8 @@ static bool anyone_in(struct control *cb, uint64_t desc) {
 
 /* If nothing of the job is left to claim, retry or run, end it: whoever wins the CAS posts once. */
 static void end_if_idle(struct control *cb, struct job *j, uint64_t desc) {
-    if (atomic_load(&j->next) >= j->nchunks && atomic_load(&j->nretry) == 0 && !anyone_in(cb, desc)) {
+    if (atomic_load(&j->next) >= j->nchunks && atomic_load(&j->nretry) == 0 &&
+        atomic_load(&j->callers) == 0 && !anyone_in(cb, desc)) {
         uint32_t zero = 0;
         if (atomic_compare_exchange_strong(&j->completed, &zero, 1))
             sem_post(&j->done);
@@ -118,8 +127,9 @@ void shmpool__job_end_if_idle(struct control *cb, uint64_t desc) {
     end_if_idle(cb, cb_job(cb, desc_slot(desc)), desc);
 }
 
-/* Runs chunk c; returns 0 or the failing item's code (already recorded). */
-static int run_chunk(struct job *j, struct worker_slot *w, uint64_t c) {
+/* Runs chunk c, publishing the item it is at in *item (what a death is blamed on); `runner` is
+   what shmpool_worker_index() says. Returns 0 or the failing item's code (already recorded). */
+static int run_chunk(struct control *cb, struct job *j, _Atomic uint64_t *item, uint64_t c) {
     size_t b = (size_t)c * j->chunk;
     size_t e = j->n - b < j->chunk ? j->n : b + j->chunk;
     int rc = 0;
@@ -129,7 +139,7 @@ static int run_chunk(struct job *j, struct worker_slot *w, uint64_t c) {
     case JOB_APPLY: {
         shmpool_fn fn = (shmpool_fn)j->fn;
         for (; i < e; i++) {
-            atomic_store_explicit(&w->item, i, memory_order_relaxed);
+            atomic_store_explicit(item, i, memory_order_relaxed);
             rc = fn(j->in ? j->in + i * j->in_size : NULL, j->out ? j->out + i * j->out_size : NULL,
                     j->ctx);
             if (rc)
@@ -141,7 +151,7 @@ static int run_chunk(struct job *j, struct worker_slot *w, uint64_t c) {
         shmpool_star_fn fn = (shmpool_star_fn)j->fn;
         const void *args[SHMPOOL_MAX_COLUMNS];
         for (; i < e; i++) {
-            atomic_store_explicit(&w->item, i, memory_order_relaxed);
+            atomic_store_explicit(item, i, memory_order_relaxed);
             for (uint32_t k = 0; k < j->k; k++)
                 args[k] = j->cols[k] + i * j->sizes[k];
             rc = fn(args, j->out ? j->out + i * j->out_size : NULL, j->ctx);
@@ -150,18 +160,54 @@ static int run_chunk(struct job *j, struct worker_slot *w, uint64_t c) {
         }
         break;
     }
-    case JOB_FOR: {
-        atomic_store_explicit(&w->item, b, memory_order_relaxed);
+    case JOB_FOR:
+        atomic_store_explicit(item, b, memory_order_relaxed);
         rc = ((shmpool_range_fn)j->fn)(j->ctx, j->base + b, j->base + e);
+        i = rc ? b : e;
+        break;
+    case JOB_FOR_ID: {
+        shmpool_chunk_id id = {.index = (size_t)c + j->base / j->chunk,
+                               .count = j->nchunks,
+                               .worker = (unsigned)runner_index,
+                               .workers = cb->nworkers + 1};
+        atomic_store_explicit(item, b, memory_order_relaxed);
+        rc = ((shmpool_range_id_fn)j->fn)(j->ctx, j->base + b, j->base + e, &id);
+        i = rc ? b : e;
+        break;
+    }
+    case JOB_REDUCE: {
+        char *partial = j->partials + ((size_t)c + j->base / j->chunk) * j->acc_stride;
+        memcpy(partial, j->identity, j->acc_size);
+        atomic_store_explicit(item, b, memory_order_relaxed);
+        rc = ((shmpool_reduce_fn)j->fn)(j->ctx, j->base + b, j->base + e, partial);
         i = rc ? b : e;
         break;
     }
     }
-    atomic_store_explicit(&w->item, NO_ITEM, memory_order_relaxed);
+    atomic_store_explicit(item, NO_ITEM, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->items_done, i - b, memory_order_relaxed);
     if (rc)
         shmpool__job_fail(j, i, rc);
     return rc;
+}
+
+/* The next chunk to run, or false when none is left: a chunk to retry first, then the counter. */
+static bool claim_chunk(struct job *j, uint64_t *c) {
+    if (atomic_load_explicit(&j->nretry, memory_order_relaxed) && take_retry(j, c))
+        return true;
+    /* A load first: a job with nothing left (every small job, after its chunk) costs no locked
+       write on its hot line. `next` only grows, so fetch_add would say the same. */
+    if (atomic_load_explicit(&j->next, memory_order_relaxed) >= j->nchunks)
+        return false;
+    *c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+    return *c < j->nchunks;
+}
+
+/* A worker's view of a parent-memory ctx passed by pointer against the parent's at submission:
+   the worker sees the memory as it was at create, so a difference means the task would compute
+   from stale data. The parent checked that the bytes were mapped at create (ctx.c). */
+static bool ctx_stale(const struct job *j) {
+    return j->probe_len && memcmp(j->ctx, j->probe, j->probe_len) != 0;
 }
 
 enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64_t desc,
@@ -174,17 +220,9 @@ enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64
         return JOB_STAY;
     }
     enum job_exit out = JOB_STAY;
-    for (;;) {
-        uint64_t c;
-        if (!(atomic_load_explicit(&j->nretry, memory_order_relaxed) && take_retry(j, &c))) {
-            /* A load first: a job with nothing left (every small job, after its chunk) costs no
-               locked write on its hot line. `next` only grows, so fetch_add would say the same. */
-            if (atomic_load_explicit(&j->next, memory_order_relaxed) >= j->nchunks)
-                break;
-            c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-            if (c >= j->nchunks)
-                break;
-        }
+    bool stale = ctx_stale(j);
+    uint64_t c;
+    while (claim_chunk(j, &c)) {
         if (atomic_load_explicit(&j->stop, memory_order_relaxed) != STOP_NONE && skip_chunk(j, c))
             continue; /* cancelled, or above the failing index: dropped; retries may be left */
         if (broken_rc) {
@@ -192,9 +230,13 @@ enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64
             out = JOB_WORKER_EXITS;
             break;
         }
+        if (stale) { /* every worker has the same view: the job fails, the worker stays */
+            shmpool__job_fail(j, (uint64_t)c * j->chunk, SHMPOOL_ESTALE);
+            break;
+        }
         if (cb->task_timeout_ms)
             atomic_store_explicit(&w->task_start_ns, shmpool__now_ns(), memory_order_relaxed);
-        run_chunk(j, w, c);
+        run_chunk(cb, j, &w->item, c);
         if (cb->task_timeout_ms)
             atomic_store_explicit(&w->task_start_ns, 0, memory_order_relaxed);
         /* only this worker writes it: no locked instruction needed */
@@ -208,6 +250,26 @@ enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64
     }
     shmpool__job_leave(cb, &w->job, &w->posting, desc);
     return out;
+}
+
+void shmpool__job_run_caller(struct control *cb, uint64_t desc) {
+    struct job *j = cb_job(cb, desc_slot(desc));
+    /* Counted before claiming, uncounted after the last chunk ends (seq_cst both, against a
+       leaving worker's clear-then-check: one of the two sees the other, as in job_leave). The
+       caller's result holds the slot, so it is not retired meanwhile. */
+    atomic_fetch_add(&j->callers, 1);
+    int saved = runner_index;
+    runner_index = (int)cb->nworkers;
+    _Atomic uint64_t item = NO_ITEM; /* nobody reads it: a caller that dies takes the pool along */
+    uint64_t c;
+    while (claim_chunk(j, &c)) {
+        if (atomic_load_explicit(&j->stop, memory_order_relaxed) != STOP_NONE && skip_chunk(j, c))
+            continue;
+        run_chunk(cb, j, &item, c);
+    }
+    runner_index = saved;
+    atomic_fetch_sub(&j->callers, 1);
+    end_if_idle(cb, j, desc);
 }
 
 uint64_t shmpool__job_retire_begin(struct control *cb, uint32_t slot) {

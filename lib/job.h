@@ -41,6 +41,12 @@ void shmpool__job_leave(struct control *cb, _Atomic uint64_t *job_word, _Atomic 
 /* Parent, while it holds the job's slot: end the job now if no worker is in it and nothing is left
    to claim (a cancelled job still queued in the ring ends without waiting for a free worker). */
 void shmpool__job_end_if_idle(struct control *cb, uint64_t desc);
+/* Parent, in a thread waiting for its own job (SHMPOOL_FLAG_CALLER_RUNS): run chunks of it
+   until none is left to claim; the job does not end while a caller runs one. The caller's result
+   holds the slot. */
+void shmpool__job_run_caller(struct control *cb, uint64_t desc);
+/* What shmpool_worker_index() says in this thread from now on. */
+void shmpool__set_runner_index(int index);
 /* Parent: start retiring a slot (its descriptors become stale). Returns the old descriptor. */
 uint64_t shmpool__job_retire_begin(struct control *cb, uint32_t slot);
 /* Parent: true once nobody holds the old descriptor; the slot is then reset for reuse. */

@@ -12,11 +12,13 @@
 #include "align.h"
 #include "arena.h"
 #include "clock.h"
+#include "ctx.h"
 #include "dist.h"
 #include "health.h"
 #include "helper.h"
 #include "owner.h"
 #include "result.h"
+#include "staging.h"
 #include "tunables.h"
 #include "worker.h"
 
@@ -25,7 +27,10 @@ uint32_t shmpool__pool_flags(const shmpool *pool) { return pool ? pool->opt.flag
 unsigned shmpool_workers(const shmpool *pool) { return pool ? pool->cb->nworkers : 0; }
 
 static int check_options(const shmpool_options *o) {
-    if (o->flags & ~(SHMPOOL_FLAG_NO_SPIN | SHMPOOL_FLAG_NO_IO_URING | SHMPOOL_FLAG_QUIET))
+    if (o->flags & ~(SHMPOOL_FLAG_NO_SPIN | SHMPOOL_FLAG_NO_IO_URING | SHMPOOL_FLAG_QUIET |
+                     SHMPOOL_FLAG_CALLER_RUNS | SHMPOOL_FLAG_NO_CTX_CHECK))
+        return -EINVAL;
+    if (o->reserved_u_ || o->worker_threads > SHMPOOL_MAX_WORKER_THREADS)
         return -EINVAL;
     for (size_t i = 0; i < sizeof o->reserved_ / sizeof o->reserved_[0]; i++)
         if (o->reserved_[i])
@@ -88,6 +93,8 @@ static void pool_free_memory(shmpool *p) {
     if (p->lifeline >= 0)
         close(p->lifeline);
     shmpool__results_free_all(p);
+    shmpool__ctx_snapshot_free(p);
+    shmpool__staging_drop(p);
     if (p->cb)
         shmpool__helper_lock_remove(p->cb);
     shmpool__arena_destroy(p->arena);
@@ -122,6 +129,7 @@ static int pool_new(shmpool **out, const shmpool_options *o, int usable) {
         cb->max_tasks = o->max_tasks_per_worker;
         cb->task_retries = o->task_retries;
         cb->task_timeout_ms = o->task_timeout_ms;
+        cb->worker_threads = o->worker_threads ? o->worker_threads : 1;
         cb->parent_pid = getpid();
         cb->arena_bytes = o->arena_bytes;
         cb->initializer = o->initializer;
@@ -146,6 +154,7 @@ static int start_processes(shmpool *p) {
     if (rc)
         return rc;
     atomic_store(&p->helper_pid, atomic_load(&cb->helper_pid));
+    shmpool__ctx_snapshot(p); /* none: ctx probes are skipped (nothing to compare against) */
     for (unsigned started = 0; started < cb->nworkers;) {
         if (shmpool__sem_wait_until(&cb->started, shmpool__now_ns() + SHMPOOL_HEALTH_SLICE_NS) == 0)
             started++;

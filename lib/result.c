@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "job.h"
 #include "procstat.h"
+#include "staging.h"
 #include "owner.h"
 #include "tunables.h"
 #include "wait.h"
@@ -40,14 +41,16 @@ void shmpool__result_free_staging(shmpool_result *r) {
     if (r->staged_in_is_list) {
         void **list = r->staged_in;
         for (size_t i = 0; list[i]; i++)
-            shmpool__arena_free(p->arena, list[i], true);
+            shmpool__staging_put(p, list[i]);
         free(list);
     } else if (r->staged_in) {
-        shmpool__arena_free(p->arena, r->staged_in, true);
+        shmpool__staging_put(p, r->staged_in);
     }
     if (r->staged_out)
-        shmpool__arena_free(p->arena, r->staged_out, true);
-    r->staged_in = r->staged_out = NULL;
+        shmpool__staging_put(p, r->staged_out);
+    if (r->staged_ctx)
+        shmpool__staging_put(p, r->staged_ctx);
+    r->staged_in = r->staged_out = r->staged_ctx = NULL;
     r->staged_in_is_list = false;
 }
 
@@ -75,7 +78,7 @@ static void harvest(shmpool_result *r, bool copy_back) {
         WORKERS_DEFINED(r->staged_out, r->out_bytes);
         memcpy(r->user_out, r->staged_out, r->out_bytes);
     }
-    if (r->staged_in || r->staged_out)
+    if (r->staged_in || r->staged_out || r->staged_ctx)
         shmpool__result_free_staging(r);
     shmpool__slots_release(&p->slots, p->cb, r->desc);
     atomic_store_explicit(&r->harvested, true, memory_order_release);

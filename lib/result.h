@@ -32,6 +32,7 @@ struct shmpool_result {
     size_t out_bytes;
     void *staged_in, *staged_out; /* shmpool_alloc staging, freed at harvest */
     bool staged_in_is_list;       /* starmap: staged_in is a NULL-ended malloc'd list of blocks */
+    void *staged_ctx;             /* a ctx by value too big for the job slot */
     bool out_inline;
 };
 

@@ -11,8 +11,10 @@
 
 #include "control.h"
 #include "slots.h"
+#include "tunables.h"
 
 struct dist_ops;
+struct ctx_snapshot;
 
 enum pool_state { POOL_OPEN, POOL_CLOSED, POOL_TERMINATED, POOL_JOINED };
 
@@ -33,6 +35,9 @@ struct shmpool {
     uint32_t nspare;
     const struct dist_ops *dist;    /* a distributor (dist.h), or NULL */
     void *dist_state;
+    struct ctx_snapshot *snapshot;  /* the workers' readable memory at create (ctx.h) */
+    void *kept[SHMPOOL_STAGING_KEPT]; /* staging blocks kept for reuse (staging.h), under lock */
+    size_t kept_size[SHMPOOL_STAGING_KEPT];
 };
 
 #endif

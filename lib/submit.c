@@ -8,12 +8,14 @@
 
 #include "arena.h"
 #include "clock.h"
+#include "ctx.h"
 #include "dist.h"
 #include "health.h"
 #include "helper.h"
 #include "job.h"
 #include "owner.h"
 #include "result.h"
+#include "staging.h"
 #include "tunables.h"
 #include "wait.h"
 #include "worker.h"
@@ -80,6 +82,8 @@ int shmpool__request_check(const struct request *q) {
     size_t bytes;
     if (!q->fn)
         return -EINVAL;
+    if ((q->ctx_size && !q->ctx) || q->ctx_size > SHMPOOL_MAX_CTX_BYTES)
+        return -EINVAL;
     if ((q->out == NULL) != (q->out_size == 0))
         return -EINVAL;
     switch (q->kind) {
@@ -106,6 +110,11 @@ int shmpool__request_check(const struct request *q) {
             return -EINVAL;
         break;
     case JOB_FOR:
+    case JOB_FOR_ID:
+        break;
+    case JOB_REDUCE:
+        if (!q->partials || !q->identity || !q->acc_size || q->acc_stride < q->acc_size)
+            return -EINVAL;
         break;
     }
     return 0;
@@ -123,7 +132,7 @@ static int place(shmpool *p, const void *ptr, size_t bytes, bool copy_in, const 
         *where = ptr;
         return 0;
     }
-    void *s = shmpool__arena_alloc(p->arena, bytes, true);
+    void *s = shmpool__staging_get(p, bytes);
     if (!s)
         return -errno;
     if (copy_in)
@@ -139,6 +148,8 @@ struct placed {
     const char *in, *out;
     const char *cols[SHMPOOL_MAX_COLUMNS];
     bool in_inline;
+    uint32_t probe_len; /* ctx by pointer: its first bytes, for the workers to compare (ctx.h) */
+    unsigned char probe[SHMPOOL_CTX_PROBE_BYTES];
 };
 
 /* Under the lock: stage what starmap needs staged; the blocks are kept on r (a NULL-ended list),
@@ -166,7 +177,7 @@ static int place_columns(shmpool *p, const struct request *q, size_t n, shmpool_
         rc = -ENOMEM;
     }
     for (size_t i = 0; i < ns; i++)
-        shmpool__arena_free(p->arena, staged[i], true);
+        shmpool__staging_put(p, staged[i]);
     return rc;
 }
 
@@ -187,6 +198,15 @@ static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_res
         else
             rc = place(p, q->in, q->in_size, true, &at->in, &r->staged_in);
     }
+    if (!rc && q->ctx_size > SHMPOOL_INLINE_CTX_BYTES) {
+        r->staged_ctx = shmpool__staging_get(p, q->ctx_size); /* a copy, even of shmpool memory */
+        if (r->staged_ctx)
+            memcpy(r->staged_ctx, q->ctx, q->ctx_size);
+        else
+            rc = -errno;
+    } else if (!rc && q->ctx_size == 0) {
+        rc = shmpool__ctx_probe(p, q->ctx, at->probe, &at->probe_len);
+    }
     if (!rc && q->out) {
         size_t ob = n * q->out_size;
         r->user_out = q->out;
@@ -203,12 +223,27 @@ static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_res
 /* Python's chunk rule when chunk is 0: ceil(n / (4 * workers)), without overflowing; never more
    than n. */
 static size_t chunk_of(const shmpool *p, const struct request *q, size_t n) {
-    size_t chunk = q->kind == JOB_APPLY ? 1 : q->chunk;
-    if (chunk == 0) {
-        size_t parts = 4 * (size_t)p->cb->nworkers;
+    return q->kind == JOB_APPLY ? 1 : shmpool__chunk_size(p, n, q->chunk, q->kind == JOB_REDUCE);
+}
+
+size_t shmpool__chunk_size(const shmpool *p, size_t n, size_t chunk, bool reduce) {
+    if (chunk == 0) { /* a reduction's chunks do not depend on the workers: its sums do not */
+        size_t parts = reduce ? SHMPOOL_REDUCE_CHUNKS : 4 * (size_t)p->cb->nworkers;
         chunk = n / parts + (n % parts != 0);
     }
     return chunk > n ? n : chunk;
+}
+
+int shmpool_chunking(const shmpool *p, size_t n, size_t chunk, int reduce, size_t *chunk_size,
+                     size_t *chunks) {
+    if (!p)
+        return -EINVAL;
+    size_t c = shmpool__chunk_size(p, n, chunk, reduce != 0);
+    if (chunk_size)
+        *chunk_size = c;
+    if (chunks)
+        *chunks = c ? n / c + (n % c != 0) : 0;
+    return 0;
 }
 
 /* Fill job slot `slot` for request q, its data placed at `at`. Under the lock. */
@@ -232,6 +267,19 @@ static void fill_job(shmpool *p, uint32_t slot, const struct request *q, const s
     job->kind = q->kind;
     job->fn = q->fn;
     job->ctx = q->ctx;
+    job->probe_len = at->probe_len;
+    if (at->probe_len)
+        memcpy(job->probe, at->probe, at->probe_len);
+    if (r->staged_ctx) {
+        job->ctx = r->staged_ctx;
+    } else if (q->ctx_size) {
+        memcpy(job->inline_ctx, q->ctx, q->ctx_size);
+        job->ctx = job->inline_ctx;
+    }
+    job->partials = q->partials;
+    job->identity = q->identity;
+    job->acc_size = q->acc_size;
+    job->acc_stride = q->acc_stride;
     job->n = n;
     job->chunk = chunk;
     job->nchunks = nchunks;
@@ -322,10 +370,14 @@ static int run_sync(shmpool *p, const struct request *q) {
     rc = shmpool__submit(p, q, &r);
     if (rc)
         return rc;
+    if ((p->opt.flags & SHMPOOL_FLAG_CALLER_RUNS) && q->kind != JOB_APPLY && !r->harvested)
+        shmpool__job_run_caller(p->cb, r->desc);
     rc = shmpool_result_get(r, -1);
     shmpool_result_free(r);
     return rc;
 }
+
+int shmpool__run_sync(shmpool *p, const struct request *q) { return run_sync(p, q); }
 
 #define MAP_REQ(fn_, ctx_, in_, in_size_, out_, out_size_, n_, chunk_)                             \
     (struct request) {                                                                             \

@@ -10,6 +10,8 @@
 /* Workers per pool. The helper keeps fixed per-worker arrays (no malloc after fork), and a pool
    far wider than any machine's cores only adds wake-up scans. */
 #define SHMPOOL_MAX_WORKERS 1024u
+/* OpenMP/BLAS threads per worker (shmpool_options.worker_threads): beyond any machine's cores. */
+#define SHMPOOL_MAX_WORKER_THREADS 4096u
 /* queue_depth and max_segments: both size arrays in the control block, mapped at create. */
 #define SHMPOOL_MAX_DEPTH (1u << 20)
 #define SHMPOOL_MAX_SEGMENTS (1u << 20)
@@ -53,6 +55,13 @@
 
 /* apply arguments and results up to this size travel in the job slot itself (no staging block). */
 #define SHMPOOL_INLINE_BYTES 128
+/* A ctx passed by value (the *_ctx calls) up to this size travels in the job slot: a C++ lambda
+   capturing a few pointers and sizes, a solver's parameter struct. Bigger ones get a staging
+   block, as a map's input does. */
+#define SHMPOOL_INLINE_CTX_BYTES 256
+/* How much of a parent-memory ctx passed by pointer is compared with the workers' view: enough for
+   a parameter struct's first fields; never past the ctx's page (the next may not be mapped). */
+#define SHMPOOL_CTX_PROBE_BYTES 64
 /* Chunks of one job waiting to be run again after their worker died (task_retries). More dead
    workers than this in one job at once fail the job instead of queueing: say so, never drop. */
 #define SHMPOOL_MAX_PENDING_RETRIES 16
@@ -81,5 +90,13 @@
    fills: small enough that a short pipe costs little, large enough that a big one is copied only a
    few times. The stream may grow only as far as shmpool_alloc can go (else -EFBIG). */
 #define SHMPOOL_STREAM_FIRST_BYTES ((size_t)1 << 20)
+
+/* ---- Staging ---- */
+
+/* Freed staging blocks kept for the next call (staging.h): a map's input and output, a reduction's
+   partials, a by-value ctx, with one to spare. */
+#define SHMPOOL_STAGING_KEPT 4
+/* A bigger block is freed at once: keeping it would hold that much /dev/shm for nothing. */
+#define SHMPOOL_STAGING_KEPT_MAX_BYTES ((size_t)1 << 30)
 
 #endif

@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "job.h"
 #include "procstat.h"
+#include "threads.h"
 
 static long futex(_Atomic uint32_t *word, int op, uint32_t val) {
     return syscall(SYS_futex, word, op, val, NULL, NULL, 0); /* shared: not FUTEX_PRIVATE */
@@ -104,6 +105,9 @@ void shmpool__spinner_uncount(struct control *cb, struct worker_slot *w) {
 }
 
 static void idle(struct control *cb, struct worker_slot *w, const struct seg_view *v) {
+    /* What tasks printed reaches its file now, before we may be killed idle (destroy, terminate,
+       cancel): a buffered stdout would otherwise die with us. Once per idle spell, not per task. */
+    fflush(NULL);
     if (!(cb->flags & SHMPOOL_FLAG_NO_SPIN) && spin_for_work(cb, w, v))
         return;
     atomic_fetch_add(&cb->sleepers, 1); /* first: dying before the next line leaks a count, not
@@ -179,6 +183,8 @@ _Noreturn void shmpool__worker_main(struct control *cb, unsigned slot, struct se
     sigprocmask(SIG_SETMASK, &none, NULL);
 
     int map_rc = shmpool__arena_sync(cb, v, &w->seg_seen);
+    shmpool__set_runner_index((int)slot);
+    shmpool__limit_threads(cb->worker_threads);
     int broken = 0;
     if (cb->initializer)
         broken = cb->initializer(cb->initializer_arg);

@@ -9,6 +9,7 @@
  * code of the lowest failing item, and the rank it failed on) and the counter's next base: the
  * counter is never reset, each job starts where the last one's claims left it. */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +337,26 @@ static int conclude(struct run *x) {
     return code;
 }
 
+/* A reduction's partials: each rank holds those of the chunks it ran and zeros elsewhere (the core
+   zeroes them), so OR-ing the arrays gives every rank every partial, bit for bit; the core then
+   combines them in chunk order on each rank alike. */
+static int share_partials(struct mpi_dist *d, const struct request *q, size_t nchunks) {
+    char *at = q->partials;
+    size_t left = nchunks * q->acc_stride;
+    while (left) {
+        int n = left > (size_t)(INT_MAX / 2) ? INT_MAX / 2 : (int)left;
+        MPI_Request req;
+        if (MPI_Iallreduce(MPI_IN_PLACE, at, n, MPI_BYTE, MPI_BOR, d->comm, &req) != MPI_SUCCESS)
+            return -EIO;
+        int rc = shmpool__mpi_wait(d, &req);
+        if (rc)
+            return rc;
+        at += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
 int shmpool__mpi_run(void *state, shmpool *p, const struct request *q) {
     struct mpi_dist *d = state;
     if (d->broken)
@@ -376,5 +397,8 @@ int shmpool__mpi_run(void *state, shmpool *p, const struct request *q) {
     d->last.claims = x.claims;
     if (rc)
         return rc;
-    return conclude(&x);
+    rc = conclude(&x);
+    if (rc == 0 && q->kind == JOB_REDUCE)
+        rc = share_partials(d, q, x.nchunks);
+    return rc;
 }

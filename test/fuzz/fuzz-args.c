@@ -623,7 +623,7 @@ static void op_misc(struct in *in) {
     shmpool *p2 = (shmpool *)(uintptr_t)1;
     CHECK(shmpool_create(&p2, &o) == -EINVAL && p2 == NULL);
     shmpool_options o2 = {.workers = 1};
-    o2.reserved_[byte(in) % 6] = 1 + byte(in);
+    o2.reserved_[byte(in) % (sizeof o2.reserved_ / sizeof o2.reserved_[0])] = 1 + byte(in);
     CHECK(shmpool_create(&p2, &o2) == -EINVAL && p2 == NULL);
 }
 
