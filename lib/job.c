@@ -7,6 +7,8 @@
 #include "job.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 
 #include "clock.h"
@@ -248,6 +250,10 @@ enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64
             break;
         }
     }
+    /* What the tasks printed goes out before the job can end: the caller may destroy the pool
+       (killing us) as soon as it sees the end. __fpending is a load; fflush only if needed. */
+    if (__fpending(stdout) || __fpending(stderr))
+        fflush(NULL);
     shmpool__job_leave(cb, &w->job, &w->posting, desc);
     return out;
 }
