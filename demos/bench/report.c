@@ -143,6 +143,36 @@ static void targets_npy_mpi(void) {
     printf("\n");
 }
 
+/* Numeric codes (issue 13): short loops against OpenMP, alternating runtimes, staging. Each row
+   gives the default pool and the calling thread running chunks (SHMPOOL_FLAG_CALLER_RUNS). */
+static void targets_numeric(unsigned w) {
+    char buf[128];
+    int have, have2;
+    const struct {
+        const char *wl, *what;
+        double limit;
+    } loops[] = {{"for_20us", "two 20 us chunks per call: / OpenMP", 1.10},
+                 {"daxpy", "daxpy n = 1e5: / OpenMP", 1.10},
+                 {"jacobi512", "Jacobi 512x512: / OpenMP", 1.10},
+                 {"jacobi2048", "Jacobi 2048x2048: / OpenMP", 1.05}};
+    for (size_t k = 0; k < sizeof loops / sizeof loops[0]; k++) {
+        double r = ratio(loops[k].wl, "shmpool", "openmp", w, &have);
+        double rc = ratio(loops[k].wl, "shmpool-caller_runs", "openmp", w, &have2);
+        snprintf(buf, sizeof buf, "%.3f x (caller runs %.3f x)", r, rc);
+        char target[32];
+        snprintf(target, sizeof target, "<= %.2f x", loops[k].limit);
+        row(loops[k].what, buf, target, have, r <= loops[k].limit || rc <= loops[k].limit);
+    }
+    struct meas *o = find("omp_alternate", "openmp_alone", w), *p = find("omp_alternate", "shmpool_alone", w);
+    struct meas *b = find("omp_alternate", "alternating", w);
+    double r = o && p && b ? b->med / (o->med + p->med) : NAN;
+    snprintf(buf, sizeof buf, "%.3f x", r);
+    row("OpenMP and shmpool alternating / sum of each alone", buf, "<= 1.2 x", o && p && b, r <= 1.2);
+    r = ratio("staged_map", "shmpool-staged", "serial_copy", w, &have);
+    snprintf(buf, sizeof buf, "%.3f x", r);
+    row("staged map 20M doubles / serial copy in and out", buf, "<= 3 x", have, r <= 3);
+}
+
 static void print_targets(void) {
     unsigned w = O.workers;
     printf("\n## Targets (issue 5; %u workers)\n\n", w);
@@ -152,6 +182,7 @@ static void print_targets(void) {
     targets_overheads(w);
     targets_memory_openmp(w);
     targets_npy_mpi();
+    targets_numeric(w);
 }
 
 static void print_speedups(void) {
