@@ -361,20 +361,70 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     return 0;
 }
 
-static int run_sync(shmpool *p, const struct request *q) {
-    int rc = shmpool__owner_check(p);
-    if (rc)
-        return rc;
-    if (p->dist && q->kind != JOB_APPLY) /* collective over the distribution */
-        return p->dist->run(p->dist_state, p, q);
+/* Submit q, run chunks of it here if the pool says so, wait for it. */
+static int run_local(shmpool *p, const struct request *q) {
     shmpool_result *r;
-    rc = shmpool__submit(p, q, &r);
+    int rc = shmpool__submit(p, q, &r);
     if (rc)
         return rc;
     if ((p->opt.flags & SHMPOOL_FLAG_CALLER_RUNS) && q->kind != JOB_APPLY && !r->harvested)
         shmpool__job_run_caller(p->cb, r->desc);
     rc = shmpool_result_get(r, -1);
     shmpool_result_free(r);
+    return rc;
+}
+
+/* Items [from, from + n) of a map or starmap, as a request of their own. */
+static struct request piece_of(const struct request *q, size_t from, size_t n, size_t chunk,
+                               const void **cols) {
+    struct request part = *q;
+    part.n = n;
+    part.chunk = chunk;
+    if (q->in)
+        part.in = (const char *)q->in + from * q->in_size;
+    if (q->out)
+        part.out = (char *)q->out + from * q->out_size;
+    if (q->kind == JOB_STARMAP) {
+        for (size_t j = 0; j < q->k; j++)
+            cols[j] = (const char *)q->cols[j] + from * q->sizes[j];
+        part.cols = cols;
+    }
+    return part;
+}
+
+/* A staged map or starmap that /dev/shm cannot hold at once runs in pieces that do, one after the
+   other, each staging only its own items (halving from the whole until one fits; whole chunks of
+   the call's chunk size, so the chunks are the same). A piece that fails stops the call, as a
+   failing chunk does. -ENOSPC only if one chunk's staging does not fit. */
+static int run_in_pieces(shmpool *p, const struct request *q) {
+    size_t chunk = shmpool__chunk_size(p, q->n, q->chunk, false);
+    size_t piece = q->n, from = 0;
+    const void *cols[SHMPOOL_MAX_COLUMNS];
+    while (from < q->n) {
+        size_t n = q->n - from < piece ? q->n - from : piece;
+        struct request part = piece_of(q, from, n, chunk, cols);
+        int rc = run_local(p, &part);
+        if (rc == -ENOSPC && piece > chunk) { /* nothing of this piece ran: a smaller one */
+            piece = piece / 2 / chunk * chunk;
+            piece = piece < chunk ? chunk : piece;
+            continue;
+        }
+        if (rc)
+            return rc;
+        from += n;
+    }
+    return 0;
+}
+
+static int run_sync(shmpool *p, const struct request *q) {
+    int rc = shmpool__owner_check(p);
+    if (rc)
+        return rc;
+    if (p->dist && q->kind != JOB_APPLY) /* collective over the distribution */
+        return p->dist->run(p->dist_state, p, q);
+    rc = run_local(p, q);
+    if (rc == -ENOSPC && (q->kind == JOB_MAP || q->kind == JOB_STARMAP) && q->n > 1)
+        rc = run_in_pieces(p, q);
     return rc;
 }
 
