@@ -90,6 +90,8 @@ struct job {
     size_t in_size, out_size;
     uint32_t k; /* starmap columns */
     size_t base; /* for: added to the indices passed to fn (a part of a distributed range) */
+    size_t first_chunk; /* the whole range's index of this part's chunk 0 (base / whole chunk):
+                           a part's own chunk is clipped to its length, the whole's is not */
     unsigned char inline_in[SHMPOOL_INLINE_BYTES];
 
     _Alignas(CACHELINE) _Atomic uint64_t next; /* the next chunk to claim */
@@ -110,7 +112,7 @@ struct job {
     uint64_t retry[SHMPOOL_MAX_PENDING_RETRIES];                        /* indices of chunks to run again (fail_lock) */
     const char *cols[SHMPOOL_MAX_COLUMNS];
     size_t sizes[SHMPOOL_MAX_COLUMNS];
-    /* reduce: chunk c of the whole range (base / chunk + local c) folds into
+    /* reduce: chunk c of the whole range (first_chunk + local c) folds into
        partials + c * acc_stride, which starts as a copy of the identity */
     char *partials;
     const char *identity;

@@ -50,7 +50,7 @@ int shmpool__submit_part(shmpool *p, const struct request *q, size_t first, size
     }
     if (q->out)
         part.out = (char *)q->out + lo * q->out_size;
-    if (q->kind == JOB_FOR)
+    if (q->kind == JOB_FOR || q->kind == JOB_FOR_ID || q->kind == JOB_REDUCE) /* ranges */
         part.base = q->base + lo;
     return shmpool__submit(p, &part, r);
 }

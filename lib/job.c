@@ -168,7 +168,7 @@ static int run_chunk(struct control *cb, struct job *j, _Atomic uint64_t *item, 
         i = rc ? b : e;
         break;
     case JOB_FOR_ID: {
-        shmpool_chunk_id id = {.index = (size_t)c + j->base / j->chunk,
+        shmpool_chunk_id id = {.index = (size_t)c + j->first_chunk,
                                .count = j->nchunks,
                                .worker = (unsigned)runner_index,
                                .workers = cb->nworkers + 1};
@@ -178,7 +178,7 @@ static int run_chunk(struct control *cb, struct job *j, _Atomic uint64_t *item, 
         break;
     }
     case JOB_REDUCE: {
-        char *partial = j->partials + ((size_t)c + j->base / j->chunk) * j->acc_stride;
+        char *partial = j->partials + ((size_t)c + j->first_chunk) * j->acc_stride;
         memcpy(partial, j->identity, j->acc_size);
         atomic_store_explicit(item, b, memory_order_relaxed);
         rc = ((shmpool_reduce_fn)j->fn)(j->ctx, j->base + b, j->base + e, partial);

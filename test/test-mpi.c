@@ -225,6 +225,53 @@ static void test_sum_is_bit_identical_to_serial(void **state) {
     shmpool_free(pool, c);
 }
 
+static int sum_into(void *ctx, size_t b, size_t e, void *partial) {
+    const double *x = *(double *const *)ctx;
+    double p = *(double *)partial;
+    for (size_t i = b; i < e; i++)
+        p += x[i];
+    *(double *)partial = p;
+    return 0;
+}
+
+static void add_partial(void *acc, const void *partial, void *ctx) {
+    (void)ctx;
+    *(double *)acc += *(const double *)partial;
+}
+
+/* shmpool_reduce over the ranks: every rank gets the serial loop's sum, bit for bit, whatever
+   rank ran which chunk (the chunks go to ranks as they claim them). */
+static void test_reduce_over_ranks_is_bit_identical_to_serial(void **state) {
+    (void)state;
+    enum { N = 200003, CHUNK = 1000 };
+    double *x = shmpool_alloc(pool, N * sizeof *x);
+    uint64_t s = 777;
+    for (int i = 0; i < N; i++) {
+        s = s * 6364136223846793005u + 1442695040888963407u;
+        x[i] = (double)(s >> 11) * 0x1p-53 * ((s >> 3) % 3 == 0 ? 1e8 : 1e-8);
+    }
+    double serial = 0;
+    for (size_t b = 0; b < N; b += CHUNK) {
+        double p = 0;
+        for (size_t i = b; i < N && i < b + CHUNK; i++)
+            p += x[i];
+        serial += p;
+    }
+    for (int round = 0; round < 3; round++) {
+        double total = 0;
+        assert_int_equal(shmpool_reduce(pool, sum_into, add_partial, &x, sizeof x, N,
+                                        round ? CHUNK : 0, &total, sizeof total),
+                         0);
+        if (round)
+            assert_memory_equal(&total, &serial, sizeof total);
+        double all_max = 0, all_min = 0; /* and the same on every rank */
+        MPI_Allreduce(&total, &all_max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Allreduce(&total, &all_min, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+        assert_memory_equal(&all_max, &all_min, sizeof total);
+    }
+    shmpool_free(pool, x);
+}
+
 /* A rank whose items are 20 times slower does not hold the others back: it runs far fewer chunks. */
 static void test_slow_rank_runs_fewer_chunks(void **state) {
     (void)state;
@@ -495,6 +542,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_starmap_equals_single_machine_pool),
         cmocka_unit_test(test_for_runs_each_index_exactly_once),
         cmocka_unit_test(test_sum_is_bit_identical_to_serial),
+        cmocka_unit_test(test_reduce_over_ranks_is_bit_identical_to_serial),
         cmocka_unit_test(test_failing_item_names_rank_and_host),
         cmocka_unit_test(test_killed_worker_fails_job_on_every_rank),
         cmocka_unit_test(test_bad_argument_on_one_rank_fails_everywhere),
