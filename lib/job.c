@@ -129,8 +129,8 @@ void shmpool__job_end_if_idle(struct control *cb, uint64_t desc) {
     end_if_idle(cb, cb_job(cb, desc_slot(desc)), desc);
 }
 
-/* Runs chunk c, publishing the item it is at in *item (what a death is blamed on); `runner` is
-   what shmpool_worker_index() says. Returns 0 or the failing item's code (already recorded). */
+/* Runs chunk c, publishing the item it is at in *item (what a death is blamed on). Returns 0 or
+   the failing item's code (already recorded). */
 static int run_chunk(struct control *cb, struct job *j, _Atomic uint64_t *item, uint64_t c) {
     size_t b = (size_t)c * j->chunk;
     size_t e = j->n - b < j->chunk ? j->n : b + j->chunk;
