@@ -90,6 +90,7 @@ struct job {
     size_t in_size, out_size;
     uint32_t k; /* starmap columns */
     size_t base; /* for: added to the indices passed to fn (a part of a distributed range) */
+    size_t all_chunks;  /* chunks of the whole range (shmpool_chunk_id.count) */
     size_t first_chunk; /* the whole range's index of this part's chunk 0 (base / whole chunk):
                            a part's own chunk is clipped to its length, the whole's is not */
     unsigned char inline_in[SHMPOOL_INLINE_BYTES];

@@ -41,6 +41,7 @@ int shmpool__submit_part(shmpool *p, const struct request *q, size_t first, size
     struct request part = *q;
     const void *cols[SHMPOOL_MAX_COLUMNS];
     part.n = hi - lo;
+    part.whole_chunks = q->n / q->chunk + (q->n % q->chunk != 0);
     if (q->kind == JOB_MAP)
         part.in = (const char *)q->in + lo * q->in_size;
     if (q->kind == JOB_STARMAP) {

@@ -169,7 +169,7 @@ static int run_chunk(struct control *cb, struct job *j, _Atomic uint64_t *item, 
         break;
     case JOB_FOR_ID: {
         shmpool_chunk_id id = {.index = (size_t)c + j->first_chunk,
-                               .count = j->nchunks,
+                               .count = j->all_chunks,
                                .worker = (unsigned)runner_index,
                                .workers = cb->nworkers + 1};
         atomic_store_explicit(item, b, memory_order_relaxed);

@@ -289,6 +289,7 @@ static void fill_job(shmpool *p, uint32_t slot, const struct request *q, const s
     job->k = (uint32_t)q->k;
     job->base = q->base;
     job->first_chunk = q->chunk ? q->base / q->chunk : 0;
+    job->all_chunks = q->whole_chunks ? q->whole_chunks : nchunks;
     atomic_store_explicit(&job->retries_left, p->cb->task_retries, memory_order_relaxed);
 }
 
