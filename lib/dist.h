@@ -28,6 +28,7 @@ struct request {
     const void *const *cols;
     const size_t *sizes;
     size_t base;     /* for: added to every [begin, end) passed to fn (a part of a larger range) */
+    bool track;      /* imap: record each finished chunk for shmpool_result_next (imap.h) */
 };
 
 struct dist_ops {

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "clock.h"
+#include "events.h"
+#include "imap.h"
 
 static int lock_robust(pthread_mutex_t *m) {
     int rc = pthread_mutex_lock(m);
@@ -100,8 +102,10 @@ static bool anyone_in(struct control *cb, uint64_t desc) {
 static void end_if_idle(struct control *cb, struct job *j, uint64_t desc) {
     if (atomic_load(&j->next) >= j->nchunks && atomic_load(&j->nretry) == 0 && !anyone_in(cb, desc)) {
         uint32_t zero = 0;
-        if (atomic_compare_exchange_strong(&j->completed, &zero, 1))
+        if (atomic_compare_exchange_strong(&j->completed, &zero, 1)) {
             sem_post(&j->done);
+            shmpool__events_notify(cb); /* wait_any, next, poll (events.h) */
+        }
     }
 }
 
@@ -194,7 +198,8 @@ enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64
         }
         if (cb->task_timeout_ms)
             atomic_store_explicit(&w->task_start_ns, shmpool__now_ns(), memory_order_relaxed);
-        run_chunk(j, w, c);
+        if (run_chunk(j, w, c) == 0 && j->done_bits)
+            shmpool__imap_mark(cb, j->done_bits, c); /* results as they complete (imap.h) */
         if (cb->task_timeout_ms)
             atomic_store_explicit(&w->task_start_ns, 0, memory_order_relaxed);
         /* only this worker writes it: no locked instruction needed */

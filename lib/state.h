@@ -33,6 +33,7 @@ struct shmpool {
     uint32_t nspare;
     const struct dist_ops *dist;    /* a distributor (dist.h), or NULL */
     void *dist_state;
+    struct shmpool_result *cb_head, *cb_tail; /* results with callbacks not run yet (callbacks.h) */
 };
 
 #endif

@@ -38,6 +38,10 @@
    stopped, so a job far below 2^64 chunks can never wrap it. */
 #define SHMPOOL_MAX_CHUNKS ((size_t)1 << 62)
 
+/* Chunks of one shmpool_imap job: its bitmaps of finished and taken chunks take nchunks / 8 bytes
+   each (one in /dev/shm, one in the parent): 8 MiB each at most. */
+#define SHMPOOL_IMAP_MAX_CHUNKS ((size_t)1 << 26)
+
 /* ---- Defaults (a zero option) ---- */
 
 /* Jobs in flight: enough that apply_async bursts rarely meet back-pressure, small enough that the
