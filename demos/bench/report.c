@@ -143,6 +143,16 @@ static void targets_npy_mpi(void) {
     printf("\n");
 }
 
+/* imap (issue 15): the first chunk of heavy's map, as it completes, against one chunk's compute */
+static void targets_imap(unsigned w) {
+    char buf[128];
+    struct meas *f = find("imap", "shmpool_imap_first", w), *c = find("imap", "one_chunk_serial", 1);
+    double r = f && c ? f->med / c->med : NAN;
+    snprintf(buf, sizeof buf, "%.3f x (%.1f vs %.1f ms)", r, f ? f->med * 1e3 : NAN,
+             c ? c->med * 1e3 : NAN);
+    row("imap (issue 15): first chunk / one chunk's compute", buf, "<= 1.2 x", f && c, r <= 1.2);
+}
+
 static void print_targets(void) {
     unsigned w = O.workers;
     printf("\n## Targets (issue 5; %u workers)\n\n", w);
@@ -152,6 +162,7 @@ static void print_targets(void) {
     targets_overheads(w);
     targets_memory_openmp(w);
     targets_npy_mpi();
+    targets_imap(w);
 }
 
 static void print_speedups(void) {
