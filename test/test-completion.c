@@ -77,6 +77,14 @@ static int times3_item0_gated(const void *in, void *out, void *ctx) {
     return 0;
 }
 
+/* Item 63 waits for gate 0: a job that is still running when its first chunks are taken. */
+static int times3_item63_gated(const void *in, void *out, void *ctx) {
+    if (*(const int64_t *)in == 63 && wait_gate(ctx, 0))
+        return -ETIME;
+    *(int64_t *)out = 3 * *(const int64_t *)in;
+    return 0;
+}
+
 /* Item 55 fails with -EDOM. */
 static int times3_fail55(const void *in, void *out, void *ctx) {
     (void)ctx;
@@ -212,17 +220,22 @@ static void test_imap_unordered_gives_a_later_chunk_while_the_first_still_runs(v
 
 static void test_imap_over_parent_memory_copies_each_range_back_when_handed_out(void **state) {
     (void)state;
+    reset_shared();
     size_t n = 64, b, e;
     int64_t in[64], out[64];
     for (size_t i = 0; i < n; i++)
         in[i] = (int64_t)i, out[i] = -1;
     shmpool_result *r;
-    assert_int_equal(shmpool_imap(pool, times3, NULL, in, sizeof *in, out, sizeof *out, n, 8, &r), 0);
+    assert_int_equal(shmpool_imap(pool, times3_item63_gated, sh, in, sizeof *in, out, sizeof *out,
+                                  n, 8, &r), 0);
     assert_int_equal(shmpool_result_next(r, 0, &b, &e, -1), 0);
+    assert_int_equal(shmpool_result_ready(r), 0); /* the last chunk still runs */
     assert_int_equal(b, 0);
     for (size_t i = b; i < e; i++)
         assert_int_equal(out[i], 3 * (int64_t)i); /* filled before get */
+    assert_int_equal(out[n - 1], -1);
     out[0] = 1234; /* the caller's to change now: get must not overwrite it */
+    atomic_store(&sh->gate[0], 1);
     assert_int_equal(shmpool_result_get(r, -1), 0);
     assert_int_equal(out[0], 1234);
     for (size_t i = 1; i < n; i++)
@@ -644,13 +657,16 @@ static void test_a_callback_cannot_free_its_own_result(void **state) {
 
 static void test_callbacks_can_be_taken_off_again(void **state) {
     (void)state;
+    reset_shared();
     size_t n = 4;
     int64_t *x = iota(n), y[4];
     struct calls c = {0};
     shmpool_result *r;
-    assert_int_equal(shmpool_map_async(pool, times3, NULL, x, sizeof *x, y, sizeof *y, n, 1, &r), 0);
+    assert_int_equal(shmpool_map_async(pool, times3_item0_gated, sh, x, sizeof *x, y, sizeof *y, n,
+                                       1, &r), 0);
     assert_int_equal(shmpool_result_on_done(r, on_ok, on_err, &c), 0);
     assert_int_equal(shmpool_result_on_done(r, NULL, NULL, NULL), 0);
+    atomic_store(&sh->gate[0], 1);
     assert_int_equal(shmpool_result_get(r, -1), 0);
     assert_int_equal(shmpool_poll(pool, 0), 0);
     assert_int_equal(c.ok + c.err, 0);
