@@ -346,6 +346,7 @@ void shmpool__results_free_all(shmpool *p) {
         p->results = r->next;
         if (!r->harvested)
             harvest(r, false); /* its buffers may be gone: nobody reads it any more */
+        shmpool__imap_drop(r);
         free(r);
     }
     while (p->spare) {

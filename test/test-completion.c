@@ -716,6 +716,11 @@ static void test_destroy_runs_callbacks_not_yet_run(void **state) {
     shmpool_result *r;
     assert_int_equal(shmpool_apply_async(p, gated_apply, sh, &g, sizeof g, &out, sizeof out, &r), 0);
     assert_int_equal(shmpool_result_on_done(r, on_ok, on_err, &c), 0);
+    shmpool_result *r2, *r3; /* never freed: destroy frees them, their bitmaps included */
+    assert_int_equal(shmpool_imap_for(p, count_range, sh, 100, 1, &r2), 0);
+    assert_int_equal(shmpool_imap_for(p, noop_range, NULL, 100, 1, &r3), 0);
+    size_t b, e;
+    assert_int_equal(shmpool_result_next(r3, 0, &b, &e, 0), -ETIMEDOUT); /* queued behind r */
     shmpool_destroy(p);
     assert_int_equal(c.err, 1);
     assert_int_equal(c.code, -ECANCELED);
