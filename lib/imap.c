@@ -34,6 +34,21 @@ void shmpool__imap_mark(struct control *cb, _Atomic uint64_t *bits, uint64_t c) 
     shmpool__events_notify(cb);
 }
 
+/* Under the lock: a kept bitmap of at least `words` words, cleared; NULL if none. No worker
+   writes a kept one: its job ended before its result was freed, and a stale descriptor of it is
+   dropped before its bitmap is looked at. The ring's release publishes the clearing. */
+static _Atomic uint64_t *take_kept(shmpool *p, size_t words) {
+    for (unsigned i = 0; i < p->nimap_kept; i++) {
+        _Atomic uint64_t *b = p->imap_kept[i];
+        if (shmpool__arena_usable(p->arena, (const void *)b) >= words * sizeof *b) {
+            p->imap_kept[i] = p->imap_kept[--p->nimap_kept];
+            memset((void *)b, 0, words * sizeof *b);
+            return b;
+        }
+    }
+    return NULL;
+}
+
 int shmpool__imap_prepare(shmpool_result *r, size_t n, size_t chunk, size_t nchunks,
                           size_t out_size) {
     if (nchunks > SHMPOOL_IMAP_MAX_CHUNKS)
@@ -43,8 +58,10 @@ int shmpool__imap_prepare(shmpool_result *r, size_t n, size_t chunk, size_t nchu
         return -ENOMEM;
     size_t words = (nchunks + 63) / 64;
     m->taken = calloc(words, sizeof *m->taken);
+    m->bits = take_kept(r->pool, words);
     /* zero-filled: a fresh segment. Internal: not the user's to free, not counted as theirs. */
-    m->bits = shmpool__arena_alloc(r->pool->arena, words * sizeof *m->bits, true);
+    if (!m->bits)
+        m->bits = shmpool__arena_alloc(r->pool->arena, words * sizeof *m->bits, true);
     if (!m->taken || !m->bits) {
         int rc = m->taken && !m->bits ? -errno : -ENOMEM;
         if (m->bits)
@@ -123,7 +140,12 @@ void shmpool__imap_drop(shmpool_result *r) {
     if (!m)
         return;
     if (m->shared) {
-        shmpool__arena_free(r->pool->arena, (void *)m->bits, true);
+        shmpool *p = r->pool;
+        if (p->nimap_kept < SHMPOOL_IMAP_KEPT && /* for the next imap job; destroy unmaps it */
+            shmpool__arena_usable(p->arena, (const void *)m->bits) <= SHMPOOL_IMAP_KEPT_BYTES)
+            p->imap_kept[p->nimap_kept++] = m->bits;
+        else
+            shmpool__arena_free(p->arena, (void *)m->bits, true);
         free(m->taken);
     }
     free(m);

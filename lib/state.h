@@ -11,6 +11,7 @@
 
 #include "control.h"
 #include "slots.h"
+#include "tunables.h"
 
 struct dist_ops;
 
@@ -34,6 +35,8 @@ struct shmpool {
     const struct dist_ops *dist;    /* a distributor (dist.h), or NULL */
     void *dist_state;
     struct shmpool_result *cb_head, *cb_tail; /* results with callbacks not run yet (callbacks.h) */
+    _Atomic uint64_t *imap_kept[SHMPOOL_IMAP_KEPT]; /* freed imap bitmaps kept for reuse (imap.c) */
+    unsigned nimap_kept;
 };
 
 #endif
