@@ -9,14 +9,20 @@
  * In C the tutorial's sizes take a few hundredths of a second; --lo 1e14 --hi 1e16 runs long
  * enough (about a second) to watch the bar.
  *
+ * With --as-completed each factorisation is printed the moment it is known (shmpool_imap and
+ * shmpool_result_next in finishing order: Python's imap_unordered), with the bar kept below them.
+ *
  *     primes [--n 100] [--lo 1e10] [--hi 1e12] [--workers 2] [--seed 1] [--progress auto]
+ *            [--as-completed]
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "shmpool.h"
 #include "prime_factors.h"
@@ -36,7 +42,62 @@ static uint64_t splitmix64(uint64_t *s) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: primes [--n 100] [--lo 1e10] [--hi 1e12] [--workers 2 (0: usable cores)]"
-               " [--seed 1] [--progress auto|always|never]\n");
+               " [--seed 1] [--progress auto|always|never] [--as-completed]\n");
+}
+
+static void print_factors(size_t i, uint64_t v, const struct factors *f) {
+    printf("#%zu %llu =", i, (unsigned long long)v);
+    for (uint32_t j = 0; j < f->count; j++)
+        printf("%s %llu", j ? " *" : "", (unsigned long long)f->f[j]);
+    printf("\n");
+}
+
+/* The bar on stderr: on a terminal drawn in place ("\r", the line, clear to its end); elsewhere
+   a plain line. */
+static void draw_bar(const char *label, size_t done, size_t total, double t0, int tty,
+                     const char *after) {
+    char line[256];
+    if (shmpool_progress_format(line, sizeof line, label, done, total, now() - t0, 25) >= 0) {
+        fprintf(stderr, tty ? "\r%s\x1b[K%s" : "%s%s", line, after);
+        fflush(stderr);
+    }
+}
+
+/* Each number as soon as its factors are known, in finishing order; on a terminal the bar is
+   redrawn below the last line printed (mode as shmpool_progress_wait's). */
+static int as_completed(shmpool *pool, const uint64_t *data, struct factors *multi, size_t n,
+                        int mode) {
+    const char *label = "Multi-process execution";
+    int tty = isatty(STDERR_FILENO), bar = tty && mode != SHMPOOL_PROGRESS_NEVER;
+    double t0 = now();
+    size_t done = 0, b, e;
+    shmpool_result *r;
+    int rc = shmpool_imap(pool, factor_task, NULL, data, sizeof *data, multi, sizeof *multi, n, 1,
+                          &r);
+    if (rc)
+        return rc;
+    while ((rc = shmpool_result_next(r, SHMPOOL_NEXT_UNORDERED, &b, &e, 100)) != -ENODATA) {
+        if (rc == -ETIMEDOUT) { /* nothing new within 100 ms: keep the clock moving */
+            if (bar)
+                draw_bar(label, done, n, t0, 1, "");
+            continue;
+        }
+        if (rc)
+            break;
+        if (bar)
+            fputs("\r\x1b[K", stderr); /* the bar's line becomes the result's */
+        for (size_t i = b; i < e; i++)
+            print_factors(i, data[i], &multi[i]);
+        done += e - b;
+        if (bar)
+            draw_bar(label, done, n, t0, 1, "");
+    }
+    if (rc == -ENODATA)
+        rc = shmpool_result_get(r, -1);
+    if (bar || mode == SHMPOOL_PROGRESS_ALWAYS) /* not a terminal: one line at the end */
+        draw_bar(label, done, n, t0, tty, "\n");
+    shmpool_result_free(r);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -45,7 +106,7 @@ int main(int argc, char **argv) {
     double lo = 1e10, hi = 1e12;
     unsigned workers = 2; /* the tutorial's Pool(2) */
     uint64_t seed = 1;
-    int mode = SHMPOOL_PROGRESS_AUTO;
+    int mode = SHMPOOL_PROGRESS_AUTO, completed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v && !strcmp(a, "--n"))
@@ -58,6 +119,8 @@ int main(int argc, char **argv) {
             workers = (unsigned)strtoul(v, NULL, 0), i++;
         else if (v && !strcmp(a, "--seed"))
             seed = strtoull(v, NULL, 0), i++;
+        else if (!strcmp(a, "--as-completed"))
+            completed = 1;
         else if (v && !strcmp(a, "--progress")) {
             mode = !strcmp(v, "always") ? SHMPOOL_PROGRESS_ALWAYS
                    : !strcmp(v, "never") ? SHMPOOL_PROGRESS_NEVER
@@ -101,11 +164,15 @@ int main(int argc, char **argv) {
 
     t0 = now();
     shmpool_result *r;
-    rc = shmpool_map_async(pool, factor_task, NULL, data, sizeof *data, multi, sizeof *multi, n, 1,
-                           &r);
-    if (!rc) {
-        rc = shmpool_progress_wait(r, "Multi-process execution", mode);
-        shmpool_result_free(r);
+    if (completed) {
+        rc = as_completed(pool, data, multi, n, mode);
+    } else {
+        rc = shmpool_map_async(pool, factor_task, NULL, data, sizeof *data, multi, sizeof *multi,
+                               n, 1, &r);
+        if (!rc) {
+            rc = shmpool_progress_wait(r, "Multi-process execution", mode);
+            shmpool_result_free(r);
+        }
     }
     double t_multi = now() - t0;
     if (rc) {

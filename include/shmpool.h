@@ -472,6 +472,90 @@ SHMPOOL_EXTERN int shmpool_chunking(const shmpool *p, size_t n, size_t chunk, in
  *  calling thread (SHMPOOL_FLAG_CALLER_RUNS) the pool's worker count; -1 elsewhere. */
 SHMPOOL_EXTERN int shmpool_worker_index(void);
 
+/* ---------------------------------------------------------------------------------------------
+ * Results as they complete (Python's imap / imap_unordered, concurrent.futures.wait /
+ * as_completed, and apply_async's callback / error_callback).
+ */
+/** As shmpool_map_async, and every chunk is recorded as it finishes, so shmpool_result_next()
+ *  can hand out its range while the rest still runs. Same arguments, rules and codes as
+ *  shmpool_map_async; also -EOVERFLOW for more than 2^26 chunks (each chunk costs a bit in a
+ *  bitmap in /dev/shm and one in the parent: choose `chunk` accordingly). Results stay where they
+ *  are: nothing is copied but parent-memory `out`, range by range as next() hands it out. */
+SHMPOOL_EXTERN int shmpool_imap(shmpool *p, shmpool_fn fn, void *ctx, const void *in,
+                                size_t in_size, void *out, size_t out_size, size_t n, size_t chunk,
+                                shmpool_result **r);
+/** shmpool_starmap_async, recorded chunk by chunk as shmpool_imap. */
+SHMPOOL_EXTERN int shmpool_imap_starmap(shmpool *p, shmpool_star_fn fn, void *ctx, size_t k,
+                                        const void *const cols[], const size_t sizes[], void *out,
+                                        size_t out_size, size_t n, size_t chunk,
+                                        shmpool_result **r);
+/** shmpool_for_async, recorded chunk by chunk as shmpool_imap. */
+SHMPOOL_EXTERN int shmpool_imap_for(shmpool *p, shmpool_range_fn fn, void *ctx, size_t n,
+                                    size_t chunk, shmpool_result **r);
+
+#define SHMPOOL_NEXT_UNORDERED 0x1u /* shmpool_result_next: in finishing order, not input order */
+/**
+ * Take the next finished chunk of r: *begin and *end get its item range [begin, end), whose
+ * outputs are complete (parent-memory `out` included: copied back now). Each chunk is handed out
+ * once. With flags 0, in input order (imap): the lowest chunk not yet taken, once it finished.
+ * With SHMPOOL_NEXT_UNORDERED, in finishing order (imap_unordered): any finished chunk not yet
+ * taken. Both may be mixed on one result; several threads may call it, each chunk going to one.
+ * On a result not made by shmpool_imap* (map_async, apply_async, ...) the whole job is one range,
+ * [0, n), handed out once it succeeded.
+ *
+ * A failing job (the serial loop's break) ends the iteration with its code: in input order once
+ * every chunk below the failing item's chunk was handed out; in finishing order once every chunk
+ * that finished was. A cancelled or terminated job: the chunks that finished before, then
+ * -ECANCELED. The code is returned once the job has ended (no worker runs it any more), and
+ * again on every later call.
+ * @param timeout_ms  < 0: no limit; 0: only look
+ * @return 0 with a range; -ETIMEDOUT (none finished in time; call again); -ENODATA (every chunk
+ *         was handed out and the job succeeded: the end); the job's failing code; -ECANCELED;
+ *         SHMPOOL_EHELPER; -EINVAL (NULL r, begin or end, unknown flags, a freed result);
+ *         -ENOMEM. */
+SHMPOOL_EXTERN int shmpool_result_next(shmpool_result *r, unsigned flags, size_t *begin,
+                                       size_t *end, int timeout_ms);
+
+/** Wait until one of rs[0 .. n) has ended (its get would not wait): *which gets its index (the
+ *  lowest among those that have). NULL entries are skipped, so a caller can clear the ones it
+ *  handled (as_completed). The results must be of one pool. It sleeps (no core spins but for
+ *  spin_us), and one wake-up looks at every result: no syscall per result.
+ *  @return 0; -ETIMEDOUT (*which SIZE_MAX); -EINVAL (which NULL, rs NULL with n > 0, no non-NULL
+ *          entry, results of different pools or freed); -EPERM (not the pool's process). */
+SHMPOOL_EXTERN int shmpool_wait_any(shmpool_result *const rs[], size_t n, int timeout_ms,
+                                    size_t *which);
+/** Wait until every non-NULL result of rs[0 .. n) has ended (successfully or not: get tells).
+ *  @return 0 (also for none), -ETIMEDOUT, -EINVAL, -EPERM as shmpool_wait_any. */
+SHMPOOL_EXTERN int shmpool_wait_all(shmpool_result *const rs[], size_t n, int timeout_ms);
+
+/** A result's callbacks: ok when its job succeeded, err with its code and shmpool_result_error's
+ *  index otherwise (failed, cancelled, terminated: -ECANCELED; helper lost: SHMPOOL_EHELPER). */
+typedef void (*shmpool_done_fn)(shmpool_result *r, void *arg);
+typedef void (*shmpool_error_fn)(shmpool_result *r, int code, size_t index, void *arg);
+/**
+ * Give r a success and an error callback (Python's callback / error_callback); either may be
+ * NULL; both NULL takes a pair not run yet off again. Exactly one of them runs, once, in the
+ * parent process, never in a worker, never while the library holds a lock: in the first thread
+ * that, once r's job has ended, calls
+ *   - shmpool_result_get, _next or _cancel on r, or shmpool_wait_any/_all with r among the
+ *     results (before that call returns; _get and _next: after parent-memory `out` is filled),
+ *   - shmpool_poll on r's pool (which runs every callback that is due),
+ *   - shmpool_result_on_done itself, when r's job had ended already,
+ *   - shmpool_result_free on r (a job it cancels: err with -ECANCELED),
+ *   - shmpool_terminate (every job it stopped: err with -ECANCELED) or shmpool_join, so also
+ *     shmpool_destroy: a pool ends with every callback run.
+ * A callback may call the library (submit, get other results, poll), but must not free or cancel
+ * r itself (a free from inside is refused with a message), nor close, join, terminate or destroy
+ * the pool.
+ * @return 0; -EALREADY (r's callback has run or is running); -EINVAL (NULL or freed r); -EPERM.
+ */
+SHMPOOL_EXTERN int shmpool_result_on_done(shmpool_result *r, shmpool_done_fn ok,
+                                          shmpool_error_fn err, void *arg);
+/** Run the callbacks of p's results that are due, waiting up to timeout_ms (< 0: no limit; 0:
+ *  only look) for one to become due; returns at once when no callback is pending.
+ *  @return how many ran (0 on timeout); -EINVAL (NULL); -EPERM. */
+SHMPOOL_EXTERN int shmpool_poll(shmpool *p, int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

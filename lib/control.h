@@ -93,6 +93,8 @@ struct job {
     size_t all_chunks;  /* chunks of the whole range (shmpool_chunk_id.count) */
     size_t first_chunk; /* the whole range's index of this part's chunk 0 (base / whole chunk):
                            a part's own chunk is clipped to its length, the whole's is not */
+    _Atomic uint64_t *done_bits; /* imap jobs (imap.h): bit c set once chunk c ran to its end
+                                    without failing (an arena block); NULL for other jobs */
     unsigned char inline_in[SHMPOOL_INLINE_BYTES];
 
     _Alignas(CACHELINE) _Atomic uint64_t next; /* the next chunk to claim */
@@ -166,6 +168,11 @@ struct control {
     _Atomic uint64_t helper_seg_seen;              /* the helper maps segments too */
     _Atomic uint64_t helper_posting;               /* the helper's completion hazard */
     _Atomic uint64_t cancel_desc;                  /* a job whose workers the helper must kill */
+
+    /* The pool's event word (events.h): bumped, with a futex wake, when a job ends or an imap
+       chunk finishes while a parent thread sleeps on it (bit 0 set). Written by the parent only
+       to sleep, by workers only to wake a sleeper: otherwise only read. */
+    _Alignas(CACHELINE) _Atomic uint32_t events;
 };
 
 static inline struct worker_slot *cb_worker(struct control *cb, unsigned i) {

@@ -36,6 +36,7 @@ struct request {
     size_t acc_size, acc_stride;
     shmpool_combine_fn combine; /* reduce */
     void *acc;                  /* reduce: the caller's accumulator */
+    bool track;      /* imap: record each finished chunk for shmpool_result_next (imap.h) */
 };
 
 struct dist_ops {

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "clock.h"
+#include "events.h"
+#include "imap.h"
 
 static int lock_robust(pthread_mutex_t *m) {
     int rc = pthread_mutex_lock(m);
@@ -111,8 +113,10 @@ static void end_if_idle(struct control *cb, struct job *j, uint64_t desc) {
     if (atomic_load(&j->next) >= j->nchunks && atomic_load(&j->nretry) == 0 &&
         atomic_load(&j->callers) == 0 && !anyone_in(cb, desc)) {
         uint32_t zero = 0;
-        if (atomic_compare_exchange_strong(&j->completed, &zero, 1))
+        if (atomic_compare_exchange_strong(&j->completed, &zero, 1)) {
             sem_post(&j->done);
+            shmpool__events_notify(cb); /* wait_any, next, poll (events.h) */
+        }
     }
 }
 
@@ -190,6 +194,8 @@ static int run_chunk(struct control *cb, struct job *j, _Atomic uint64_t *item, 
     atomic_fetch_add_explicit(&j->items_done, i - b, memory_order_relaxed);
     if (rc)
         shmpool__job_fail(j, i, rc);
+    else if (j->done_bits)
+        shmpool__imap_mark(cb, j->done_bits, c); /* results as they complete (imap.h) */
     return rc;
 }
 

@@ -11,6 +11,7 @@
 
 #include "align.h"
 #include "arena.h"
+#include "callbacks.h"
 #include "clock.h"
 #include "ctx.h"
 #include "dist.h"
@@ -230,6 +231,7 @@ int shmpool_terminate(shmpool *p) {
     reap_helper(p);
     if (atomic_load(&p->broken))
         shmpool__health_end_workers(p);
+    shmpool__callbacks_flush(p); /* every job it stopped: its error callback, -ECANCELED */
     return 0;
 }
 
@@ -255,6 +257,7 @@ int shmpool_join(shmpool *p) {
     pthread_mutex_lock(&p->lock);
     atomic_store(&p->state, POOL_JOINED);
     pthread_mutex_unlock(&p->lock);
+    shmpool__callbacks_flush(p); /* every job has ended: the callbacks not run yet */
     return atomic_load(&p->broken) ? SHMPOOL_EHELPER : 0;
 }
 

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "arena.h"
+#include "callbacks.h"
 #include "clock.h"
+#include "imap.h"
 #include "job.h"
 #include "procstat.h"
 #include "staging.h"
@@ -76,8 +78,13 @@ static void harvest(shmpool_result *r, bool copy_back) {
         memcpy(r->user_out, j->inline_out, r->out_bytes);
     } else if (copy_back && r->staged_out) {
         WORKERS_DEFINED(r->staged_out, r->out_bytes);
-        memcpy(r->user_out, r->staged_out, r->out_bytes);
+        if (r->imap) /* next() copied what it handed out: the rest only (imap.h) */
+            shmpool__imap_copy_back(r);
+        else
+            memcpy(r->user_out, r->staged_out, r->out_bytes);
     }
+    if (r->imap)
+        shmpool__imap_freeze(r, j);
     if (r->staged_in || r->staged_out || r->staged_ctx)
         shmpool__result_free_staging(r);
     shmpool__slots_release(&p->slots, p->cb, r->desc);
@@ -112,6 +119,8 @@ void shmpool__result_link(shmpool_result *r) {
 
 void shmpool__result_recycle(shmpool_result *r) {
     shmpool *p = r->pool;
+    shmpool__imap_drop(r);
+    shmpool__callbacks_forget(r);
     if (r->prev)
         r->prev->next = r->next;
     else if (p->results == r)
@@ -159,14 +168,17 @@ int shmpool_result_get(shmpool_result *r, int timeout_ms) {
     int rc = shmpool__owner_check(r->pool);
     if (rc)
         return rc;
-    if (atomic_load_explicit(&r->harvested, memory_order_acquire))
+    if (atomic_load_explicit(&r->harvested, memory_order_acquire)) {
+        shmpool__callbacks_run(r->pool, r); /* harvested elsewhere: its callback may be due */
         return r->code; /* harvested (e.g. while a submit waited for a slot): no lock needed */
+    }
     shmpool *p = r->pool;
     pthread_mutex_lock(&p->lock);
     rc = wait_harvested(r, shmpool__deadline(timeout_ms));
     if (!rc)
         rc = r->code;
     pthread_mutex_unlock(&p->lock);
+    shmpool__callbacks_run(p, r); /* once harvested (callbacks.h) */
     return rc;
 }
 
@@ -273,6 +285,7 @@ int shmpool_result_cancel(shmpool_result *r) {
     if (!r->harvested)
         cancel_locked(r);
     pthread_mutex_unlock(&p->lock);
+    shmpool__callbacks_run(p, r); /* the error callback with -ECANCELED, if it stopped the job */
     return 0;
 }
 
@@ -292,6 +305,13 @@ void shmpool_result_free(shmpool_result *r) {
         shmpool__result_harvest(r); /* ended: nothing to cancel, one lock round trip */
     if (!r->harvested)
         cancel_locked(r);
+    if (!shmpool__callbacks_before_free(r)) { /* r's own callback frees r: refused */
+        pthread_mutex_unlock(&p->lock);
+        if (!(p->opt.flags & SHMPOOL_FLAG_QUIET))
+            fprintf(stderr, "shmpool: shmpool_result_free(%p) inside its own callback; ignored\n",
+                    (void *)r);
+        return;
+    }
     shmpool__result_recycle(r);
     pthread_mutex_unlock(&p->lock);
 }
@@ -329,6 +349,7 @@ void shmpool__results_free_all(shmpool *p) {
         p->results = r->next;
         if (!r->harvested)
             harvest(r, false); /* its buffers may be gone: nobody reads it any more */
+        shmpool__imap_drop(r);
         free(r);
     }
     while (p->spare) {

@@ -34,6 +34,14 @@ struct shmpool_result {
     bool staged_in_is_list;       /* starmap: staged_in is a NULL-ended malloc'd list of blocks */
     void *staged_ctx;             /* a ctx by value too big for the job slot */
     bool out_inline;
+    /* results as they complete (imap.h, callbacks.h), under the lock */
+    struct imap *imap;            /* next()'s state: made at submission (imap) or by next() */
+    shmpool_done_fn on_ok;        /* callbacks: run once, when the outcome is known */
+    shmpool_error_fn on_err;
+    void *cb_arg;
+    _Atomic int cb_state;         /* enum cb_state */
+    pthread_t cb_thread;          /* the thread running them (CB_RUNNING) */
+    struct shmpool_result *cb_prev, *cb_next; /* the pool's pending callbacks (CB_PENDING) */
 };
 
 /* Under the lock: a zeroed result for `total` items; NULL if out of memory. Freed results are

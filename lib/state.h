@@ -38,6 +38,9 @@ struct shmpool {
     struct ctx_snapshot *snapshot;  /* the workers' readable memory at create (ctx.h) */
     void *kept[SHMPOOL_STAGING_KEPT]; /* staging blocks kept for reuse (staging.h), under lock */
     size_t kept_size[SHMPOOL_STAGING_KEPT];
+    struct shmpool_result *cb_head, *cb_tail; /* results with callbacks not run yet (callbacks.h) */
+    _Atomic uint64_t *imap_kept[SHMPOOL_IMAP_KEPT]; /* freed imap bitmaps kept for reuse (imap.c) */
+    unsigned nimap_kept;
 };
 
 #endif

@@ -12,6 +12,7 @@
 #include "dist.h"
 #include "health.h"
 #include "helper.h"
+#include "imap.h"
 #include "job.h"
 #include "owner.h"
 #include "result.h"
@@ -314,6 +315,8 @@ static int prepare_locked(shmpool *p, const struct request *q, shmpool_result **
     uint32_t slot = 0;
     struct placed at;
     int rc = nchunks > SHMPOOL_MAX_CHUNKS ? -EOVERFLOW : place_data(p, q, n, r, &at);
+    if (!rc && q->track) /* imap: a bitmap of finished chunks (imap.h) */
+        rc = shmpool__imap_prepare(r, n, chunk, nchunks, q->out_size);
     if (!rc)
         rc = take_slot(p, &slot);
     if (rc) {
@@ -322,6 +325,7 @@ static int prepare_locked(shmpool *p, const struct request *q, shmpool_result **
         return rc;
     }
     fill_job(p, slot, q, &at, r, n, chunk, nchunks);
+    cb_job(p->cb, slot)->done_bits = shmpool__imap_bits(r); /* NULL but for imap (imap.h) */
     r->desc = desc_make(slot, atomic_load_explicit(&cb_job(p->cb, slot)->gen, memory_order_relaxed));
     shmpool__result_link(r);
     shmpool__slots_hold(&p->slots, r->desc, r);

@@ -173,6 +173,16 @@ static void targets_numeric(unsigned w) {
     row("staged map 20M doubles / serial copy in and out", buf, "<= 3 x", have, r <= 3);
 }
 
+/* imap (issue 15): the first chunk of heavy's map, as it completes, against one chunk's compute */
+static void targets_imap(unsigned w) {
+    char buf[128];
+    struct meas *f = find("imap", "shmpool_imap_first", w), *c = find("imap", "one_chunk_serial", 1);
+    double r = f && c ? f->med / c->med : NAN;
+    snprintf(buf, sizeof buf, "%.3f x (%.1f vs %.1f ms)", r, f ? f->med * 1e3 : NAN,
+             c ? c->med * 1e3 : NAN);
+    row("imap (issue 15): first chunk / one chunk's compute", buf, "<= 1.2 x", f && c, r <= 1.2);
+}
+
 static void print_targets(void) {
     unsigned w = O.workers;
     printf("\n## Targets (issue 5; %u workers)\n\n", w);
@@ -183,6 +193,7 @@ static void print_targets(void) {
     targets_memory_openmp(w);
     targets_npy_mpi();
     targets_numeric(w);
+    targets_imap(w);
 }
 
 static void print_speedups(void) {
