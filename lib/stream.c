@@ -405,7 +405,9 @@ static int make_plan(shmpool *p, const struct call *c, const struct input *in, s
     if (pl->pieces < pl->nbuf)
         pl->nbuf = pl->pieces < 2 ? 2 : (unsigned)pl->pieces; /* no slot that would stay empty */
     pl->in_off = PAGE;
-    pl->out_off = pl->in_off + align_up(pl->piece_rows * in->row_bytes, PAGE);
+    /* + 64: a piece's first row sits at the address, mod 64, it has in a whole-file load (row 0
+       page aligned), so a kernel whose vector loop peels for alignment sums in the same order */
+    pl->out_off = pl->in_off + align_up(pl->piece_rows * in->row_bytes + 64, PAGE);
     pl->part_off = pl->out_off + align_up(pl->piece_rows * c->out_size, PAGE);
     pl->slot_bytes = pl->part_off + cpp * ps;
     return 0;
@@ -545,8 +547,9 @@ static int pipeline(shmpool *p, const struct call *c, const struct input *in,
     const size_t K = pl->pieces, rb = in->row_bytes;
 #define ROWS(k) min_sz(pl->piece_rows, pl->n - (k) * pl->piece_rows)
 #define FIRST(k) (pl->first + (k) * pl->piece_rows)
+#define IN_AT(k) (slot[(k) % B] + pl->in_off + FIRST(k) * rb % 64)
 #define READ(k)                                                                                    \
-    sio_start(&io, 2 * (unsigned)((k) % B), in->fd, slot[(k) % B] + pl->in_off, ROWS(k) * rb,      \
+    sio_start(&io, 2 * (unsigned)((k) % B), in->fd, IN_AT(k), ROWS(k) * rb,                        \
               in->data_off + (uint64_t)FIRST(k) * rb, false, (unsigned)((k) % B))
 #define WRITE(k)                                                                                   \
     sio_start(&io, 2 * (unsigned)((k) % B) + 1, out->fd, slot[(k) % B] + pl->out_off,              \
@@ -569,6 +572,7 @@ static int pipeline(shmpool *p, const struct call *c, const struct input *in,
             break;
         struct piece *pc = (struct piece *)slot[s];
         pc->first_row = FIRST(k);
+        pc->in = IN_AT(k);
         shmpool_result *r = NULL;
         rc = submit_piece(p, c, pc, slot[s] + pl->out_off, ROWS(k), pl->chunk, &r);
         if (rc)
@@ -598,6 +602,7 @@ static int pipeline(shmpool *p, const struct call *c, const struct input *in,
 #undef ROWS
 #undef FIRST
 #undef READ
+#undef IN_AT
 #undef WRITE
     if (!sio_exit(&io)) {
         *drained = false; /* a request may still land in a slot: run() must not free them */
@@ -644,7 +649,7 @@ static int run(shmpool *p, const struct call *c, size_t *fail_index) {
         }
         *(struct piece *)slot[s] = (struct piece){
             .for_fn = c->for_fn, .reduce_fn = c->reduce_fn, .ctx = c->ctx,
-            .in = slot[s] + pl.in_off, .row_bytes = in.row_bytes, .chunk = pl.chunk,
+            .row_bytes = in.row_bytes, .chunk = pl.chunk,
             .partials = slot[s] + pl.part_off, .partial_size = c->partial_size,
             .stride = c->partial_size ? align_up(c->partial_size, PARTIAL_ALIGN) : 0};
     }
