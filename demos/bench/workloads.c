@@ -8,7 +8,7 @@
 
 #define WORKLOADS(X)                                                                               \
     X(heavy) X(starmap) X(starmap_chunk1) X(apply) X(apply_async) X(for_empty) X(create) X(heat)   \
-    X(primes) X(idle) X(npy_load) X(mpi)
+    X(primes) X(idle) X(npy_load) X(mpi) X(stream)
 
 #define DECLARE(w) extern const struct workload workload_##w;
 WORKLOADS(DECLARE)
