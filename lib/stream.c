@@ -388,9 +388,10 @@ static int make_plan(shmpool *p, const struct call *c, const struct input *in, s
         size_t per = 4 * (size_t)shmpool_workers(p);
         chunk = (fit + per - 1) / per;
     }
-    /* bytes of one chunk in a slot; chunk * row may overflow for an absurd chunk */
+    /* bytes of one chunk in a slot (a chunk longer than the stream holds only the stream);
+       chunk * row may overflow for an absurd chunk */
     size_t per_chunk;
-    if (__builtin_mul_overflow(chunk, row, &per_chunk) ||
+    if (__builtin_mul_overflow(min_sz(chunk, pl->n), row, &per_chunk) ||
         __builtin_add_overflow(per_chunk, ps, &per_chunk))
         return SHMPOOL_EBUDGET;
     size_t fit_chunks = avail / per_chunk;
@@ -404,11 +405,12 @@ static int make_plan(shmpool *p, const struct call *c, const struct input *in, s
     pl->pieces = pl->n / pl->piece_rows + (pl->n % pl->piece_rows != 0);
     if (pl->pieces < pl->nbuf)
         pl->nbuf = pl->pieces < 2 ? 2 : (unsigned)pl->pieces; /* no slot that would stay empty */
+    size_t rows = min_sz(pl->piece_rows, pl->n); /* what a slot must hold */
     pl->in_off = PAGE;
     /* + 64: a piece's first row sits at the address, mod 64, it has in a whole-file load (row 0
        page aligned), so a kernel whose vector loop peels for alignment sums in the same order */
-    pl->out_off = pl->in_off + align_up(pl->piece_rows * in->row_bytes + 64, PAGE);
-    pl->part_off = pl->out_off + align_up(pl->piece_rows * c->out_size, PAGE);
+    pl->out_off = pl->in_off + align_up(rows * in->row_bytes + 64, PAGE);
+    pl->part_off = pl->out_off + align_up(rows * c->out_size, PAGE);
     pl->slot_bytes = pl->part_off + cpp * ps;
     return 0;
 }
@@ -540,7 +542,7 @@ static int pipeline(shmpool *p, const struct call *c, const struct input *in,
     struct sio io;
     *drained = true;
     int rc = sio_init(&io, p, pl->nbuf, slot, pl->slot_bytes,
-                      pl->piece_rows * max_sz(in->row_bytes, c->out_size));
+                      min_sz(pl->piece_rows, pl->n) * max_sz(in->row_bytes, c->out_size));
     if (rc)
         return rc;
     const unsigned B = pl->nbuf;
