@@ -194,6 +194,13 @@ static void test_rows_of_a_two_d_array_keep_their_shape_or_become_another_dtype(
     }
     shmpool_array_free(p, &y);
 
+    /* a chunk longer than the stream: one chunk, and the slots hold only the stream's rows */
+    o.chunk = (size_t)1 << 40;
+    o.budget = 3 * (9000 * 20 + 4 * 4096);
+    assert_int_equal(shmpool_stream_map(p, in, out, row_sum, NULL, sizeof(double), &o, NULL), 0);
+    assert_int_equal(shmpool_array_load(p, out, &y), 0);
+    assert_true(((double *)y.data)[8999] == (double)(9 * 9049 + 3));
+    shmpool_array_free(p, &y);
     /* an empty range is an empty array */
     o.first_row = o.end_row = 20000;
     assert_int_equal(shmpool_stream_map(p, in, out, row_sum, NULL, sizeof(double), &o, NULL), 0);
