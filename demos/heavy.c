@@ -11,6 +11,10 @@
  *     heavy                          # the defaults: --n 40000000 --chunks 4, all usable cores
  *     heavy --n 400000 --workers 2 --no-scalar
  *     heavy --input x.npy            # a 1-d float64 array saved by numpy (np.save)
+ *     heavy --input x.npy --stream --chunks 500 --budget 64M
+ *                                    # the file streamed through the pool in pieces that fit
+ *                                    # the budget (shmpool_stream_reduce): any size, the same
+ *                                    # `sum` line as without --stream for the same --chunks
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -37,6 +41,18 @@ static int heavy_task(const void *in, void *out, void *ctx) {
     return 0;
 }
 
+/* --stream: one chunk of the file's rows, summed; the partials are added in chunk order, as the
+   loop at the end of main adds the per-chunk sums. */
+static int heavy_rows(void *ctx, const void *rows, size_t begin, size_t end, void *partial) {
+    (void)ctx;
+    *(double *)partial = heavy_sum(rows, end - begin);
+    return 0;
+}
+static void add_sum(void *acc, const void *partial, void *ctx) {
+    (void)ctx;
+    *(double *)acc += *(const double *)partial;
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -58,7 +74,60 @@ static void usage(FILE *f) {
                "  --chunks C   chunks, numpy's x[i:i+ceil(N/C)] slicing (default 4)\n"
                "  --workers W  pool workers (default: the usable core count)\n"
                "  --no-scalar  skip the plain scalar kernel (about 4.5 s for 40M on one core)\n"
-               "  --input F    take x from a 1-d float64 .npy file instead of random data\n");
+               "  --input F    take x from a 1-d float64 .npy file instead of random data\n"
+               "  --stream     with --input: stream the file through the pool in pieces instead of\n"
+               "               loading it (any size); prints the same sum for the same --chunks\n"
+               "  --budget B   with --stream: shared memory for the pieces in bytes (suffix K, M or\n"
+               "               G); default: half of /dev/shm's free space, at most 256 MiB\n");
+}
+
+static size_t parse_bytes(const char *v) {
+    char *end;
+    size_t b = strtoull(v, &end, 0);
+    switch (*end) {
+    case 'G': case 'g': b <<= 10; /* fall through */
+    case 'M': case 'm': b <<= 10; /* fall through */
+    case 'K': case 'k': b <<= 10;
+    }
+    return b;
+}
+
+/* heavy --input F --stream: the chunks of numpy's slicing, streamed; no serial check (the data
+   is never all in memory), the sum line only. */
+static int stream_main(shmpool *pool, const char *input, size_t nchunks_req, size_t budget,
+                       double t_create) {
+    shmpool_array head;
+    int rc = shmpool_array_stat(input, &head);
+    if (rc) {
+        fprintf(stderr, "heavy: %s: %s\n", input, shmpool_strerror(rc));
+        return 1;
+    }
+    if (head.dtype != SHMPOOL_F8 || head.ndim != 1 || head.count == 0) {
+        fprintf(stderr, "heavy: %s: need a non-empty 1-d float64 array\n", input);
+        return 1;
+    }
+    size_t n = head.count;
+    size_t chunk_size = (n + nchunks_req - 1) / nchunks_req;
+    size_t nchunks = (n + chunk_size - 1) / chunk_size;
+    printf("heavy: %zu doubles (%s, streamed, budget %s%zu) in %zu chunks of %zu, %u workers"
+           " (pool started in %.3f s)\n",
+           n, input, budget ? "" : "default, ", budget, nchunks, chunk_size,
+           shmpool_workers(pool), t_create);
+    printf("kernel: heavy_sum clone %s\n", heavy_sum_clone());
+    shmpool_stream_options o = {.budget = budget, .chunk = chunk_size};
+    double total = 0, t0 = now();
+    size_t fail;
+    rc = shmpool_stream_reduce(pool, input, heavy_rows, add_sum, NULL, &total, sizeof total, &o,
+                               &fail);
+    double t = now() - t0;
+    if (rc) {
+        fprintf(stderr, "heavy: streaming %s: %s%s\n", input, shmpool_strerror(rc),
+                rc == SHMPOOL_EBUDGET ? " (more --chunks make each chunk smaller)" : "");
+        return 1;
+    }
+    printf("[pool stream]     %8.4f s   %.2f GB/s of file\n", t, (double)n * 8 / t / 1e9);
+    printf("sum %.17g\n", total);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -67,6 +136,8 @@ int main(int argc, char **argv) {
     uint64_t seed = 1;
     int scalar = 1;
     const char *input = NULL;
+    int stream = 0;
+    size_t budget = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -74,6 +145,10 @@ int main(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--no-scalar")) {
             scalar = 0;
+        } else if (!strcmp(a, "--stream")) {
+            stream = 1;
+        } else if (v && !strcmp(a, "--budget")) {
+            budget = parse_bytes(v), i++;
         } else if (v && !strcmp(a, "--n")) {
             n = strtoull(v, NULL, 0), i++;
         } else if (v && !strcmp(a, "--chunks")) {
@@ -89,7 +164,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (nchunks_req == 0 || (!input && n == 0)) {
+    if (nchunks_req == 0 || (!input && n == 0) || (stream && !input)) {
         usage(stderr);
         return 2;
     }
@@ -104,6 +179,11 @@ int main(int argc, char **argv) {
     }
     double t_create = now() - t0;
     int status = 1;
+    if (stream) {
+        status = stream_main(pool, input, nchunks_req, budget, t_create);
+        shmpool_destroy(pool);
+        return status;
+    }
     t0 = now();
     shmpool_array arr = {0};
     double *x;

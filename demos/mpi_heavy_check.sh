@@ -31,6 +31,8 @@ if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     f=$(mktemp --suffix=.npy)
     /usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(3).random(300001))" "$f"
     check npy --input "$f"
+    # each rank streams its share of the rows (a small budget: many pieces per rank)
+    check npy-stream --input "$f" --stream --chunks 37 --budget 1M
     rm -f "$f"
 else
     echo "# python3-numpy absent: the --input check is skipped"

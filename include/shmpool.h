@@ -53,7 +53,12 @@ SHMPOOL_EXTERN unsigned shmpool_version(void);
     XX(ESTALE, 5, "a task's ctx is parent memory that changed after shmpool_create (or was made "   \
                   "after it: the stack, malloc): workers see the pool's snapshot, not your "        \
                   "change. Pass ctx by value (shmpool_*_ctx calls, ctx_size > 0), or put it in "    \
-                  "shmpool_alloc memory, or set it before shmpool_create")
+                  "shmpool_alloc memory, or set it before shmpool_create") \
+    XX(EFILECHANGED, 13, "a file changed (its size or modification time) while it was streamed "  \
+                         "through the pool: the pieces read do not belong to one version of it; "  \
+                         "no output file was left")                                                \
+    XX(EBUDGET, 14, "a stream's memory budget cannot hold one chunk of rows in each of its "       \
+                    "buffers: raise shmpool_stream_options.budget, lower .chunk, or free /dev/shm")
 
 #define SHMPOOL_ERRNO_ENUM_(name, offset, msg) SHMPOOL_##name = -(SHMPOOL_ERRNO_BASE + (offset)),
 enum shmpool_errno { SHMPOOL_ERRNO_MAP(SHMPOOL_ERRNO_ENUM_) SHMPOOL_ERRNO_END_ = 0 };
@@ -555,6 +560,84 @@ SHMPOOL_EXTERN int shmpool_result_on_done(shmpool_result *r, shmpool_done_fn ok,
  *  only look) for one to become due; returns at once when no callback is pending.
  *  @return how many ran (0 on timeout); -EINVAL (NULL); -EPERM. */
 SHMPOOL_EXTERN int shmpool_poll(shmpool *p, int timeout_ms);
+
+/* ---------------------------------------------------------------------------------------------
+ * Streaming files: a map, a for or a reduction over a .npy or raw file of any size, in pieces of
+ * whole rows of the first axis that fit a memory budget. The pieces live in shmpool_alloc memory
+ * (two or three at once); while the workers compute piece k, io_uring reads the next pieces and
+ * writes back the output of the previous one (pread/pwrite, done by the calling thread while
+ * the workers compute, where io_uring is not available or SHMPOOL_FLAG_NO_IO_URING is set).
+ *
+ * Rows are the items: a row of a 1-d file is one element, of an (n, m) file m elements. `chunk`
+ * rows are one task, and pieces hold whole chunks, so chunk c always covers rows
+ * [first_row + c * chunk, first_row + (c + 1) * chunk) whatever the budget. Indices given to the
+ * callbacks and *fail_index are rows of the whole file.
+ *
+ * Errors follow map's model: a failing item stops the stream (chunks below it in its piece still
+ * run, later pieces never start) and the call returns its code with *fail_index = its row. An
+ * output file appears only on success: it is written to a temporary file in the same directory
+ * and renamed at the end; on any error the temporary file is removed and an existing file of that
+ * name is left as it was.
+ */
+typedef struct shmpool_stream_options { /* zero-initialise; zero means the default */
+    size_t budget;            /* bytes of shared memory for the pieces in flight; 0: half of what
+                                 /dev/shm has free, at most 256 MiB and a quarter of the arena */
+    size_t chunk;             /* rows per task; 0: a piece's rows / (4 x workers), so then the
+                                 grouping of a reduction depends on the budget */
+    shmpool_dtype raw_dtype;  /* 0: the file is .npy; else a headerless file of this dtype, read
+                                 as a 1-d array (the host's byte order) */
+    shmpool_dtype out_dtype;  /* stream_map's .npy output dtype; 0: the input's */
+    unsigned buffers;         /* pieces in shared memory at once: 2 (double buffering) or 3; 0: 3 */
+    size_t first_row;         /* stream rows [first_row, end_row) of the file only */
+    size_t end_row;           /* 0: to the last row (clipped to it in any case) */
+    uint64_t reserved_[4];    /* must be zero */
+} shmpool_stream_options;
+
+/** One chunk of rows for shmpool_stream_for: rows [begin, end) of the file, `rows` pointing at
+ *  row `begin` in shared memory (valid during the call only). Return 0 or a negative errno. */
+typedef int (*shmpool_stream_fn)(void *ctx, const void *rows, size_t begin, size_t end);
+/** One chunk of rows for shmpool_stream_reduce: as shmpool_stream_fn, writing the chunk's
+ *  partial result (partial_size bytes, zero-filled on entry) to `partial`. */
+typedef int (*shmpool_stream_reduce_fn)(void *ctx, const void *rows, size_t begin, size_t end,
+                                        void *partial);
+/* Partials are folded with shmpool_combine_fn (acc, partial, ctx), as shmpool_reduce's: in the
+   calling thread, in chunk order. */
+
+/**
+ * out_row = fn(in_row) for every row of in_path, as shmpool_map with in_size the row's bytes,
+ * written to out_path (NULL: no output; out_size must then be 0). A .npy input gives a .npy output
+ * of opt->out_dtype: the input's shape when out_size is a row of that dtype of the input's row
+ * width, else (rows,) or (rows, out_size / dtype size); a raw input gives a raw output. An existing
+ * out_path is replaced only on success. out_path must not name in_path.
+ * @param fail_index NULL, or receives the failing row (SIZE_MAX when no item failed)
+ * @return 0; a failing item's code; -EINVAL (NULL pool/in_path/fn, out_path NULL with out_size
+ *         != 0 or the reverse, out_size not a multiple of the dtype's size, unknown dtype, nonzero
+ *         reserved_, buffers > 3 or 1, a 0-d or zero-width-row array, out_path naming in_path);
+ *         what shmpool_array_stat returns for the file (-ENOENT, -EBADMSG, -ENOTSUP, ...);
+ *         -EPROTO (the file is not as long as its header says, or a raw file is not a whole number
+ *         of elements); SHMPOOL_EFILECHANGED (it changed while streamed); SHMPOOL_EBUDGET;
+ *         -ENOSPC (/dev/shm cannot hold the budget); -ENOMEM; -ESHUTDOWN; -ECANCELED;
+ *         SHMPOOL_EHELPER; a read or write error's -errno (-ENOSPC, -EFBIG, -EIO: the disk).
+ */
+SHMPOOL_EXTERN int shmpool_stream_map(shmpool *p, const char *in_path, const char *out_path,
+                                      shmpool_fn fn, void *ctx, size_t out_size,
+                                      const shmpool_stream_options *opt, size_t *fail_index);
+/** fn(ctx, rows, begin, end) once per chunk of rows of path. @return as shmpool_stream_map. */
+SHMPOOL_EXTERN int shmpool_stream_for(shmpool *p, const char *path, shmpool_stream_fn fn,
+                                      void *ctx, const shmpool_stream_options *opt,
+                                      size_t *fail_index);
+/**
+ * A reduction: fn computes one partial per chunk on the workers; combine(ctx, acc, partial) folds
+ * them into acc in chunk order, in the calling thread. acc (partial_size bytes, caller's memory)
+ * holds the initial value on entry and the result on return, so the result is
+ * combine(...combine(combine(acc, p0), p1)..., p_last) exactly, whatever the budget, buffers,
+ * workers or schedule, for a given chunk. On error acc holds the chunks folded so far.
+ * @return as shmpool_stream_map; -EINVAL also for NULL combine or acc, or partial_size 0.
+ */
+SHMPOOL_EXTERN int shmpool_stream_reduce(shmpool *p, const char *path, shmpool_stream_reduce_fn fn,
+                                         shmpool_combine_fn combine, void *ctx, void *acc,
+                                         size_t partial_size, const shmpool_stream_options *opt,
+                                         size_t *fail_index);
 
 #ifdef __cplusplus
 }

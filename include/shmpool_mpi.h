@@ -92,6 +92,29 @@ SHMPOOL_EXTERN int shmpool_mpi_sum(shmpool *pool, double *partial, double *sum);
 SHMPOOL_EXTERN int shmpool_mpi_array_load(shmpool *pool, const char *path, shmpool_array *arr,
                                           size_t *first_row);
 
+/**
+ * Collective: shmpool_stream_reduce over a file split between the ranks by rows. The rows
+ * [opt->first_row, opt->end_row) are cut into chunks of opt->chunk rows (required here, the same on
+ * every rank: the automatic chunk would depend on each rank's budget and workers); rank r of s
+ * streams chunks [r*C/s, (r+1)*C/s) of the C chunks through its own pool, in pieces that fit its
+ * budget, and keeps each chunk's partial. The partials of all ranks are then gathered on every
+ * rank and folded into *acc in chunk order, so *acc is the same on every rank and bit for bit what
+ * shmpool_stream_reduce gives on one machine with the same chunk, whatever the number of ranks.
+ * The file must be readable at the same path on every rank. `combine` gets partials partial_size
+ * bytes apart in a malloc'd buffer (aligned as malloc aligns only if partial_size is a multiple of
+ * 16).
+ * @return as shmpool_stream_reduce, on every rank: a failing item's code with *fail_index its row
+ *         (the lowest over the ranks), else the lowest error code of any rank; -EINVAL also for
+ *         opt NULL or opt->chunk 0; -EOVERFLOW (the partials exceed MPI's int counts); -EIO (an
+ *         MPI call failed). On error *acc is left as it was.
+ */
+SHMPOOL_EXTERN int shmpool_mpi_stream_reduce(shmpool *pool, const char *path,
+                                             shmpool_stream_reduce_fn fn,
+                                             shmpool_combine_fn combine, void *ctx, void *acc,
+                                             size_t partial_size,
+                                             const shmpool_stream_options *opt,
+                                             size_t *fail_index);
+
 /** A message for code that names the rank and host where the last collective job failed, or
  *  shmpool_strerror(code) when the failure was not a job's (thread-local buffer). */
 SHMPOOL_EXTERN const char *shmpool_mpi_strerror(const shmpool *pool, int code);

@@ -115,8 +115,8 @@ static int read_header(int fd, bool regular, struct shmpool__npy_header *h) {
 }
 
 /* The header, and for a regular file the check that the data is exactly as long as it says:
-   before any memory is taken, so a truncated file costs nothing. */
-static int read_checked_header(int fd, const struct stat *st, struct shmpool__npy_header *h) {
+   before any memory is taken, so a truncated file costs nothing. (stream.c reads it too.) */
+int shmpool__npy_read_header(int fd, const struct stat *st, struct shmpool__npy_header *h) {
     bool regular = S_ISREG(st->st_mode);
     int rc = read_header(fd, regular, h);
     if (!rc && regular && (uint64_t)st->st_size - h->data_offset != h->nbytes)
@@ -151,7 +151,7 @@ static int load_npy(int fd, const struct stat *st, const struct array_call *c) {
     shmpool *pool = c->pool;
     bool regular = S_ISREG(st->st_mode);
     struct shmpool__npy_header h;
-    int rc = read_checked_header(fd, st, &h);
+    int rc = shmpool__npy_read_header(fd, st, &h);
     if (rc)
         return rc;
     void *data;
@@ -186,7 +186,7 @@ static int load_npy_rows(int fd, const struct stat *st, const struct array_call 
     if (!S_ISREG(st->st_mode))
         return -ESPIPE; /* a stream cannot skip to a row */
     struct shmpool__npy_header h;
-    int rc = read_checked_header(fd, st, &h);
+    int rc = shmpool__npy_read_header(fd, st, &h);
     if (rc)
         return rc;
     if (h.ndim == 0)
@@ -214,7 +214,7 @@ static int load_npy_rows(int fd, const struct stat *st, const struct array_call 
 
 static int stat_npy(int fd, const struct stat *st, const struct array_call *c) {
     struct shmpool__npy_header h;
-    int rc = read_checked_header(fd, st, &h);
+    int rc = shmpool__npy_read_header(fd, st, &h);
     if (!rc)
         describe(c->arr, &h);
     return rc;
@@ -375,8 +375,9 @@ static int write_npy(shmpool *pool, int fd, const char *header, size_t hlen,
     return rc;
 }
 
-/* A new file beside `target`, "<dir>/.<name>.<random hex>", created with `mode` less the umask. */
-static int create_temp(const char *target, mode_t mode, char **tmp) {
+/* A new file beside `target`, "<dir>/.<name>.<random hex>", created with `mode` less the umask
+   (stream.c writes its output there too). */
+int shmpool__npy_create_temp(const char *target, mode_t mode, char **tmp) {
     const char *name = strrchr(target, '/');
     name = name ? name + 1 : target;
     size_t len = strlen(target) + 20;
@@ -428,7 +429,7 @@ int shmpool_array_save(shmpool *pool, const char *path, const shmpool_array *arr
     if (!target)
         return -errno;
     char *tmp = NULL;
-    int fd = create_temp(target, exists ? 0600 : 0666, &tmp);
+    int fd = shmpool__npy_create_temp(target, exists ? 0600 : 0666, &tmp);
     if (fd < 0) {
         free(target);
         return fd;

@@ -66,6 +66,16 @@ int shmpool__npy_format(char *buf, size_t cap, shmpool_dtype dtype, unsigned ndi
    needed); -EOVERFLOW (too large even for 2.0). */
 int shmpool__npy_wrap(char *buf, size_t cap, const char *dict, size_t dict_len, size_t *len);
 
+/* The one function here that does I/O (array_io.c): read the header of the .npy file open on fd
+   (st: its fstat) and, for a regular file, check that the data is exactly as long as the header
+   says. @return 0; -EBADMSG, -ENOTSUP, -EOVERFLOW as shmpool__npy_parse; -EPROTO (the data is
+   shorter or longer); a read's -errno. */
+struct stat;
+int shmpool__npy_read_header(int fd, const struct stat *st, struct shmpool__npy_header *h);
+/* Also array_io.c: create a new file beside `target` for writing, to be renamed over it at the
+   end; *tmp gets its malloc'd name. @return the fd (O_WRONLY|O_CLOEXEC), or -errno. */
+int shmpool__npy_create_temp(const char *target, mode_t mode, char **tmp);
+
 /* Element size of dtype, 0 when unknown. */
 size_t shmpool__npy_dtype_size(shmpool_dtype dtype);
 /* numpy's descr string for dtype ("<f8"), NULL when unknown. */

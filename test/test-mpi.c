@@ -467,6 +467,99 @@ static void test_array_load_whole_and_by_rows(void **state) {
     assert_null(whole.data);
 }
 
+/* ---- a file streamed over the ranks by rows ------------------------------------------------- */
+static int squares(void *ctx, const void *rows, size_t begin, size_t end, void *partial) {
+    (void)ctx;
+    const double *x = rows;
+    double s = 0;
+    for (size_t i = 0; i < end - begin; i++)
+        s += x[i] * x[i];
+    *(double *)partial = s;
+    return 0;
+}
+static int squares_fail_at_54321(void *ctx, const void *rows, size_t begin, size_t end,
+                                 void *partial) {
+    return begin <= 54321 && 54321 < end ? -EDOM : squares(ctx, rows, begin, end, partial);
+}
+static void add_double(void *acc, const void *partial, void *ctx) {
+    (void)ctx;
+    *(double *)acc += *(const double *)partial;
+}
+
+static void test_a_streamed_file_gives_the_serial_sum_on_every_rank(void **state) {
+    (void)state;
+    char path[256];
+    int tag = rank == 0 ? (int)getpid() : 0;
+    MPI_Bcast(&tag, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    snprintf(path, sizeof path, "/tmp/shmpool-test-mpi-stream-%d.npy", tag);
+    enum { N = 100003, CHUNK = 1000 };
+    if (rank == 0) {
+        shmpool_array a = {.dtype = SHMPOOL_F8, .ndim = 1, .shape = {N}, .count = N,
+                           .nbytes = N * 8};
+        double *x = malloc(a.nbytes);
+        for (int i = 0; i < N; i++)
+            x[i] = i * 0.5 + 1;
+        a.data = x;
+        assert_int_equal(shmpool_array_save(NULL, path, &a), 0);
+        free(x);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    double want = 0; /* serially, chunk by chunk */
+    for (int b = 0; b < N; b += CHUNK) {
+        double s = 0;
+        for (int i = b; i < N && i < b + CHUNK; i++)
+            s += (i * 0.5 + 1) * (i * 0.5 + 1);
+        want += s;
+    }
+    /* small budgets: several pieces on every rank */
+    shmpool_stream_options o = {.chunk = CHUNK, .budget = 3 * 40000};
+    double acc = 0, local = 0;
+    size_t fail = 0;
+    assert_int_equal(shmpool_mpi_stream_reduce(pool, path, squares, add_double, NULL, &acc,
+                                               sizeof acc, &o, &fail), 0);
+    assert_int_equal(fail, SIZE_MAX);
+    assert_memory_equal(&acc, &want, sizeof acc);
+    /* the plain call on the same pool streams the whole file on this rank alone */
+    assert_int_equal(shmpool_stream_reduce(pool, path, squares, add_double, NULL, &local,
+                                           sizeof local, &o, NULL), 0);
+    assert_memory_equal(&local, &want, sizeof local);
+    /* a range of rows */
+    o.first_row = 5000, o.end_row = 20000;
+    acc = 0;
+    assert_int_equal(shmpool_mpi_stream_reduce(pool, path, squares, add_double, NULL, &acc,
+                                               sizeof acc, &o, NULL), 0);
+    want = 0;
+    for (int b = 5000; b < 20000; b += CHUNK) {
+        double s = 0;
+        for (int i = b; i < b + CHUNK; i++)
+            s += (i * 0.5 + 1) * (i * 0.5 + 1);
+        want += s;
+    }
+    assert_memory_equal(&acc, &want, sizeof acc);
+    /* a failing item fails every rank with its row, acc untouched */
+    o.first_row = o.end_row = 0;
+    acc = 7;
+    assert_int_equal(shmpool_mpi_stream_reduce(pool, path, squares_fail_at_54321, add_double, NULL,
+                                               &acc, sizeof acc, &o, &fail), -EDOM);
+    assert_int_equal(fail, 54000);
+    assert_true(acc == 7);
+    /* the automatic chunk is refused (it would differ between ranks); so is a bad argument on
+       one rank only, on all */
+    o.chunk = 0;
+    assert_int_equal(shmpool_mpi_stream_reduce(pool, path, squares, add_double, NULL, &acc,
+                                               sizeof acc, &o, NULL), -EINVAL);
+    o.chunk = CHUNK;
+    assert_int_equal(shmpool_mpi_stream_reduce(pool, path, squares,
+                                               rank == nranks - 1 ? NULL : add_double,
+                                               NULL, &acc, sizeof acc, &o, NULL), -EINVAL);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0)
+        unlink(path);
+    MPI_Barrier(MPI_COMM_WORLD);
+    assert_int_equal(shmpool_mpi_stream_reduce(pool, path, squares, add_double, NULL, &acc,
+                                               sizeof acc, &o, NULL), -ENOENT);
+}
+
 static void test_not_an_mpi_pool_is_einval(void **state) {
     (void)state;
     shmpool *local;
@@ -550,6 +643,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_a_range_too_long_for_the_counter_is_eoverflow),
         cmocka_unit_test(test_apply_and_async_are_local),
         cmocka_unit_test(test_array_load_whole_and_by_rows),
+        cmocka_unit_test(test_a_streamed_file_gives_the_serial_sum_on_every_rank),
         cmocka_unit_test(test_not_an_mpi_pool_is_einval),
         /* last: with one rank they are left out (they need two), not run and reported as passed */
         cmocka_unit_test(test_slow_rank_runs_fewer_chunks),
@@ -572,6 +666,10 @@ int main(int argc, char **argv) {
     late |= shmpool_mpi_gather(pool, &late, 1, 0, 0) != -ESHUTDOWN;
     shmpool_array a;
     late |= shmpool_mpi_array_load(pool, "/nonexistent", &a, NULL) != -ESHUTDOWN;
+    double acc = 0;
+    shmpool_stream_options so = {.chunk = 1};
+    late |= shmpool_mpi_stream_reduce(pool, "/nonexistent", squares, add_double, NULL, &acc,
+                                      sizeof acc, &so, NULL) != -ESHUTDOWN;
     int64_t x = 2, y = 0; /* apply stays local and works */
     late |= shmpool_apply(pool, twice, NULL, &x, sizeof x, &y, sizeof y) != 0 || y != 4;
     if (late)

@@ -39,6 +39,7 @@ struct bench_sizes {
     double primes_lo, primes_hi;
     size_t idle_n;
     size_t npy_n; /* npy-load: float64 elements in the .npy file (40M: 320 MB) */
+    size_t stream_n; /* stream: float64 elements in the streamed .npy file (500M: 4 GB) */
 };
 extern struct bench_sizes S;
 

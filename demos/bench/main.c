@@ -41,7 +41,8 @@ struct bench_options O = {.reps = 5, .py_reps_slow = 3, .workers = 2,
                           .python = "/usr/bin/python3", .script = BENCH_PY};
 
 struct bench_sizes S = {40000000, 4, 1000000, 1000000, 100000, 20000, 2000, 100000, 20000,
-                        20000, 50, 10, 2048, 100, 100, 1e10, 1e12, 40000000, 40000000};
+                        20000, 50, 10, 2048, 100, 100, 1e10, 1e12, 40000000, 40000000,
+                        500000000};
 
 /* Words, wrapped at 81 columns after a 13-column indent (the usage's workload list). */
 static void print_wrapped(FILE *f, const char *const *words, int n, int *col) {
@@ -64,13 +65,15 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: bench [--reps N] [--workers W] [--workloads a,b,...] [--json FILE] [--quick]\n"
             "             [--scaling 1,2,4] [--py-reps N] [--python PATH] [--script bench.py]\n"
-            "             [--no-python]\n");
+            "             [--no-python] [--stream-n N]\n");
     col = fprintf(f, "  workloads:");
     print_wrapped(f, names, n, &col);
     print_wrapped(f, more, (int)(sizeof more / sizeof *more), &col);
     fprintf(f, "\n"
                "  --reps N     rounds (default 5); --py-reps N caps the slow Python runs (default 3)\n"
-               "  --quick      tiny sizes, 1 round (the ctest smoke run)\n");
+               "  --quick      tiny sizes, 1 round (the ctest smoke run)\n"
+               "  --stream-n N float64 elements of the stream workload's file (default 500M:"
+               " 4 GB)\n");
 }
 
 /* argv into O; the --scaling list is returned in *scaling. 0, 1 (--help: done) or 2 (bad). */
@@ -98,6 +101,8 @@ static int parse_args(int argc, char **argv, const char **scaling) {
             *scaling = v, i++;
         } else if (v && !strcmp(a, "--python")) {
             O.python = v, i++;
+        } else if (v && !strcmp(a, "--stream-n")) {
+            S.stream_n = strtoull(v, NULL, 0), i++;
         } else if (v && !strcmp(a, "--script")) {
             O.script = v, i++;
         } else {
@@ -128,6 +133,7 @@ static void quick_sizes(void) {
     S.heat_n = 128, S.heat_steps = 10, S.primes_n = 20, S.primes_lo = 1e8, S.primes_hi = 1e9;
     S.idle_n = 400000;
     S.npy_n = 1000000; /* 8 MB */
+    S.stream_n = 2000000; /* 16 MB */
 }
 
 /* Does a selected workload after the i-th free its shared data with the same done()? */

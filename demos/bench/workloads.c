@@ -9,7 +9,7 @@
 #define WORKLOADS(X)                                                                               \
     X(heavy) X(starmap) X(starmap_chunk1) X(apply) X(apply_async) X(for_empty) X(create) X(heat)   \
     X(primes) X(idle) X(npy_load) X(mpi) X(imap) X(for_20us) X(daxpy) X(jacobi)              \
-    X(omp_alternate) X(staged_map)
+    X(omp_alternate) X(staged_map) X(stream)
 
 #define DECLARE(w) extern const struct workload workload_##w;
 WORKLOADS(DECLARE)
