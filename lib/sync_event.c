@@ -1,0 +1,102 @@
+/* shmpool_event_*: Python's Event between processes, on one futex word.
+ *
+ * `flag` is 0 or 1. wait spins a little (SYNC_SPIN_NS: a set from a process running on another
+ * core arrives in well under a microsecond), then counts itself in `sleepers` and sleeps while the
+ * flag reads 0. set stores 1 and wakes every sleeper if `sleepers` says there may be one; the
+ * sequentially consistent pair (sleepers++, futex re-reads flag) / (flag = 1, read sleepers) is
+ * Dekker's, as in sync_sem.c: no sleeper is missed. A waiter needs nothing from any process but
+ * the setter's store, so a waiter that dies blocks nobody; a setter that dies before it sets
+ * cannot be known to the library (who would have set it?): wait with a timeout. */
+#include "shmpool.h"
+
+#include <errno.h>
+#include <limits.h>
+
+#include "clock.h"
+#include "sync.h"
+
+#define EVENT_MAGIC 0x45564e54u /* "EVNT" */
+
+struct shmpool_event {
+    _Atomic uint32_t flag;
+    _Atomic uint32_t sleepers;
+    uint32_t magic;
+    uint32_t pad_;
+    shmpool *pool;
+    uint64_t bytes;
+};
+
+static bool valid(const shmpool_event *e) { return e && e->magic == EVENT_MAGIC; }
+
+int shmpool_event_create(shmpool_event **e, shmpool *pool) {
+    if (!e)
+        return -EINVAL;
+    *e = NULL;
+    shmpool_event *ne = shmpool__sync_alloc(pool, sizeof *ne);
+    if (!ne)
+        return errno ? -errno : -ENOMEM;
+    atomic_init(&ne->flag, 0);
+    atomic_init(&ne->sleepers, 0);
+    ne->pool = pool;
+    ne->bytes = sizeof *ne;
+    ne->magic = EVENT_MAGIC;
+    *e = ne;
+    return 0;
+}
+
+void shmpool_event_destroy(shmpool_event *e) {
+    if (!valid(e))
+        return;
+    e->magic = 0;
+    shmpool__sync_free(e->pool, e, (size_t)e->bytes);
+}
+
+int shmpool_event_set(shmpool_event *e) {
+    if (!valid(e))
+        return -EINVAL;
+    if (atomic_exchange(&e->flag, 1) == 0 && atomic_load(&e->sleepers))
+        shmpool__futex_wake(&e->flag, INT_MAX);
+    return 0;
+}
+
+int shmpool_event_clear(shmpool_event *e) {
+    if (!valid(e))
+        return -EINVAL;
+    atomic_store_explicit(&e->flag, 0, memory_order_relaxed);
+    return 0;
+}
+
+int shmpool_event_is_set(const shmpool_event *e) {
+    if (!valid(e))
+        return -EINVAL;
+    return (int)atomic_load_explicit(&e->flag, memory_order_acquire);
+}
+
+int shmpool_event_wait(shmpool_event *e, int timeout_ms) {
+    if (!valid(e))
+        return -EINVAL;
+    if (atomic_load_explicit(&e->flag, memory_order_acquire))
+        return 0;
+    if (timeout_ms == 0)
+        return -ETIMEDOUT;
+    uint64_t deadline = shmpool__deadline(timeout_ms);
+    uint64_t spin_until = shmpool__now_ns() + SYNC_SPIN_NS;
+    do {
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load_explicit(&e->flag, memory_order_acquire))
+                return 0;
+            shmpool__cpu_relax();
+        }
+    } while (shmpool__now_ns() < spin_until);
+    atomic_fetch_add(&e->sleepers, 1);
+    int rc = 0;
+    while (!atomic_load(&e->flag)) {
+        if (shmpool__now_ns() >= deadline) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        shmpool__futex_wait(&e->flag, 0, deadline);
+    }
+    atomic_fetch_sub(&e->sleepers, 1);
+    return rc;
+}
