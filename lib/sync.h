@@ -26,8 +26,9 @@
 #define SYNC_CHECK_FIRST_NS 2000000u  /* 2 ms */
 #define SYNC_CHECK_CAP_NS 32000000u   /* 32 ms */
 /* Spin before sleeping: a futex round trip costs microseconds, a hand-over between two running
-   processes a few hundred nanoseconds. */
-#define SYNC_SPIN_NS 20000u /* 20 us */
+   processes a few hundred nanoseconds. 50 us, the pool's spin_us default: on a loaded machine a
+   shorter spin (20 us) doubled the median event ping-pong (docs/BENCHMARKS.md). */
+#define SYNC_SPIN_NS 50000u /* 50 us */
 
 struct shmpool_lock {
     _Atomic uint32_t word;           /* 0 free; holder tid | SYNC_WAITERS | SYNC_OWNER_DIED */
