@@ -9,12 +9,12 @@
  * all its parties' arrivals, this sleeper's included, unless it is broken or reset each time.
  *
  * Dead parties: each waiter records its thread (tid and start time) in who[arrival index]. Waiters
- * sleep in slices and, after each, look at the recorded threads of the current round through /proc;
- * a dead one breaks the round. A party that dies before it arrives is not known to the barrier
- * (nothing names the processes that will come): the waiters' timeout is the only answer, as in
- * Python. One that dies after it arrived, if the round then trips, did reach the barrier: the round
- * trips. One that dies holding the embedded lock breaks the barrier (the next taker sees
- * -EOWNERDEAD). */
+ * sleep in slices and, after each, look at the next recorded thread of the current round (in a
+ * ring) through /proc; a dead one breaks the round. A party that dies before it arrives is not
+ * known to the barrier (nothing names the processes that will come): the waiters' timeout is the
+ * only answer, as in Python. One that dies after it arrived, if the round then trips, did reach
+ * the barrier: the round trips. One that dies holding the embedded lock breaks the barrier (the
+ * next taker sees -EOWNERDEAD). */
 #include "shmpool.h"
 
 #include <errno.h>
@@ -105,17 +105,16 @@ static void lock(shmpool_barrier *b) {
 
 static void unlock(shmpool_barrier *b) { shmpool_lock_release(&b->lock); }
 
-/* Round g still on, and a party waiting in it has died: break it. (Called with the lock.) */
-static void check_parties(shmpool_barrier *b, uint32_t g) {
-    if (atomic_load_explicit(&b->gen, memory_order_relaxed) != g)
-        return;
+/* Round g still on, and the party that arrived after us (or the first, if we came last) has died:
+   break it. (Called with the lock.) Each waiter checks its successor in the ring of arrivals, one
+   /proc read per slice however many wait; a dead party's nearest live predecessor finds it. */
+static void check_next_party(shmpool_barrier *b, uint32_t g, uint32_t idx) {
     uint32_t n = atomic_load_explicit(&b->count, memory_order_relaxed);
-    for (uint32_t i = 0; i < n && i < b->parties; i++) {
-        if (!shmpool__sync_alive(b->who[i].tid, b->who[i].start)) {
-            end_round(b, true);
-            return;
-        }
-    }
+    if (atomic_load_explicit(&b->gen, memory_order_relaxed) != g || n < 2 || n > b->parties)
+        return;
+    uint32_t next = (idx + 1) % n;
+    if (!shmpool__sync_alive(b->who[next].tid, b->who[next].start))
+        end_round(b, true);
 }
 
 int shmpool_barrier_wait(shmpool_barrier *b, int timeout_ms) {
@@ -159,7 +158,7 @@ int shmpool_barrier_wait(shmpool_barrier *b, int timeout_ms) {
         uint64_t until = deadline - now > slice ? now + slice : deadline;
         if (shmpool__futex_wait(&b->gen, g, until) == -ETIMEDOUT && until < deadline) {
             lock(b);
-            check_parties(b, g);
+            check_next_party(b, g, idx);
             unlock(b);
             slice = slice < SYNC_CHECK_CAP_NS / 2 ? slice * 2 : SYNC_CHECK_CAP_NS;
         }

@@ -788,17 +788,31 @@ static int barrier_wait_forever(void *arg) {
 static void test_barrier_party_killed_while_waiting_breaks_it(void **state) {
     (void)state;
     struct scratch *s = scratch_new();
-    assert_int_equal(shmpool_barrier_create(&s->bar, NULL, 3), 0);
-    pid_t victim = spawn(barrier_wait_forever, s);
+    assert_int_equal(shmpool_barrier_create(&s->bar, NULL, 4), 0);
+    /* the victim arrives second, between two that stay: both must learn of it */
+    pid_t first = spawn(barrier_wait_expect_broken, s);
     wait_n_waiting(s->bar, 1);
-    pid_t other = spawn(barrier_wait_expect_broken, s);
+    pid_t victim = spawn(barrier_wait_forever, s);
     wait_n_waiting(s->bar, 2);
+    pid_t third = spawn(barrier_wait_expect_broken, s);
+    wait_n_waiting(s->bar, 3);
     kill_and_reap(victim);
     uint64_t t0 = now_ms();
-    assert_int_equal(reap(other, BOUND_MS), 0);
+    assert_int_equal(reap(first, BOUND_MS), 0);
+    assert_int_equal(reap(third, BOUND_MS), 0);
     assert_true(now_ms() - t0 < BOUND_MS);
     assert_int_equal(shmpool_barrier_broken(s->bar), 1);
     assert_int_equal(shmpool_barrier_wait(s->bar, -1), SHMPOOL_EBROKEN);
+
+    /* the last to wait dies: the first (its successor in the ring) finds it */
+    assert_int_equal(shmpool_barrier_reset(s->bar), 0);
+    first = spawn(barrier_wait_expect_broken, s);
+    wait_n_waiting(s->bar, 1);
+    victim = spawn(barrier_wait_forever, s);
+    wait_n_waiting(s->bar, 2);
+    kill_and_reap(victim);
+    assert_int_equal(reap(first, BOUND_MS), 0);
+    assert_int_equal(shmpool_barrier_broken(s->bar), 1);
     shmpool_barrier_destroy(s->bar);
     scratch_free(s);
 }
