@@ -16,43 +16,27 @@
    else today, but keep the published value clear of 0, which means "not yet published". */
 #define START_MASK ((UINT64_C(1) << 40) - 1)
 
-/* initial-exec: one %fs-relative load on the fast path, not a __tls_get_addr call per lock (the
-   16 bytes fit in the static TLS surplus glibc keeps for libraries that are dlopen()ed). */
-#define TLS_IE __attribute__((tls_model("initial-exec")))
-static _Thread_local TLS_IE uint32_t my_tid;
-static _Thread_local TLS_IE uint64_t my_start;
+_Thread_local __attribute__((tls_model("initial-exec"))) struct shmpool__sync_me shmpool__sync_me;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /* The child of fork runs the forking thread under a new tid: forget the cached one. Only that
    thread exists in the child, so resetting its copy is enough. */
 static void forget_identity(void) {
-    my_tid = 0;
-    my_start = 0;
+    shmpool__sync_me.tid = 0;
+    shmpool__sync_me.start = 0;
 }
 
 static void install_atfork(void) { pthread_atfork(NULL, NULL, forget_identity); }
 
-static void learn_identity(void) {
+void shmpool__sync_learn(void) {
     pthread_once(&atfork_once, install_atfork);
     uint32_t tid = (uint32_t)syscall(SYS_gettid);
     struct procstat s;
     uint64_t start = 0;
     if (shmpool__procstat_read((pid_t)tid, &s) == 0)
         start = s.start_ticks & START_MASK;
-    my_start = start;
-    my_tid = tid;
-}
-
-uint32_t shmpool__sync_tid(void) {
-    if (__builtin_expect(my_tid == 0, 0))
-        learn_identity();
-    return my_tid;
-}
-
-uint64_t shmpool__sync_start(void) {
-    if (__builtin_expect(my_tid == 0, 0))
-        learn_identity();
-    return my_start;
+    shmpool__sync_me.start = start;
+    shmpool__sync_me.tid = tid;
 }
 
 bool shmpool__sync_alive(uint32_t tid, uint64_t start) {
