@@ -13,9 +13,9 @@
  *             with counter.get_lock(): counter.value += 1                # exact
  *         phase.wait()                          # everyone has added: the total is final
  *
- * Here each worker is a shmpool_process (Python's Process). `counter.value += 1` is a get and a set:
- * each takes the lock, the pair does not, so workers overwrite each other's additions. Holding the
- * lock around both makes it exact; shmpool_value_add is one atomic step, no lock at all.
+ * Here each worker is a shmpool_process (Python's Process). `counter.value += 1` is a get and a
+ * set: each takes the lock, the pair does not, so workers overwrite each other's additions.
+ * Holding the lock around both makes it exact; shmpool_value_add is one atomic step, no lock.
  *
  *     sync [--workers 4] [--adds 200000]
  */
@@ -146,7 +146,7 @@ int main(int argc, char **argv) {
     shmpool_value_get(s.racy, 0, &racy);
     shmpool_value_get(s.locked, 0, &locked);
     shmpool_value_get(s.atomic, 0, &atomic);
-    printf("counter.value += 1, no lock around it:    %lld of %lld (%lld additions lost: the race)\n",
+    printf("counter.value += 1, no lock around it:    %lld of %lld (%lld lost: the race)\n",
            (long long)racy, (long long)expect, (long long)(expect - racy));
     printf("the same under counter.get_lock():        %lld of %lld\n", (long long)locked,
            (long long)expect);
@@ -160,7 +160,8 @@ int main(int argc, char **argv) {
         int64_t seen = 0;
         shmpool_value_get(s.seen, (size_t)i, &seen);
         if (seen != expect) {
-            fprintf(stderr, "sync: FAIL: worker %d read %lld after the barrier\n", i, (long long)seen);
+            fprintf(stderr, "sync: FAIL: worker %d read %lld after the barrier\n", i,
+                    (long long)seen);
             failed = 1;
         }
     }

@@ -197,7 +197,7 @@ static double pingpong(struct pingpong *p, enum kind k, long n) {
     return ns;
 }
 
-/* The machine's 1-minute load average: the ping-pong needs two free cores to show what it can do. */
+/* The 1-minute load average: the ping-pong needs two free cores to show what it can do. */
 static double loadavg(void) {
     double l = -1;
     FILE *f = fopen("/proc/loadavg", "r");

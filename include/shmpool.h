@@ -414,7 +414,8 @@ typedef struct shmpool_sem shmpool_sem;
 #define SHMPOOL_SEM_BOUNDED 0x1u
 #define SHMPOOL_SEM_VALUE_MAX 0x7fffffff
 /** @return 0, -EINVAL (NULL s, value > SHMPOOL_SEM_VALUE_MAX, unknown flags), -ENOMEM, -ENOSPC */
-SHMPOOL_EXTERN int shmpool_sem_create(shmpool_sem **s, shmpool *pool, unsigned value, unsigned flags);
+SHMPOOL_EXTERN int shmpool_sem_create(shmpool_sem **s, shmpool *pool, unsigned value,
+                                      unsigned flags);
 SHMPOOL_EXTERN void shmpool_sem_destroy(shmpool_sem *s);
 /** Take one unit, waiting up to timeout_ms for one. @return 0, -ETIMEDOUT, -EINVAL */
 SHMPOOL_EXTERN int shmpool_sem_acquire(shmpool_sem *s, int timeout_ms);

@@ -3,8 +3,8 @@
  * State changes happen under an embedded robust lock; waiters sleep on `gen`, the round's number,
  * which only moves when a round ends: tripped (the last party arrived), or broken (a waiter timed
  * out, a waiting party died, abort, or reset with waiters). Whoever ends a round records how it
- * ended in bit (round % 64) of `broken_bits` before it bumps `gen` (release), so a waiter that wakes
- * later still knows what happened to its own round even if later rounds have ended since; only a
+ * ended in bit (round % 64) of `broken_bits` before it bumps `gen` (release), so a waiter that
+ * wakes later still knows what happened to its own round even if later rounds have ended since; only a
  * waiter that sleeps through 64 later rounds could be told wrong, and a round cannot end without
  * all its parties' arrivals, this sleeper's included, unless it is broken or reset each time.
  *

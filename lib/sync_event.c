@@ -2,11 +2,12 @@
  *
  * `flag` is 0 or 1. wait spins a little (up to SYNC_SPIN_NS, adapted: see below; a set from a
  * process running on another core arrives in well under a microsecond), then counts itself in
- * `sleepers` and sleeps while the flag reads 0. set stores 1 and wakes every sleeper if `sleepers` says there may be one; the
- * sequentially consistent pair (sleepers++, futex re-reads flag) / (flag = 1, read sleepers) is
- * Dekker's, as in sync_sem.c: no sleeper is missed. A waiter needs nothing from any process but
- * the setter's store, so a waiter that dies blocks nobody; a setter that dies before it sets
- * cannot be known to the library (who would have set it?): wait with a timeout. */
+ * `sleepers` and sleeps while the flag reads 0. set stores 1 and wakes every sleeper if `sleepers`
+ * says there may be one; the sequentially consistent pair (sleepers++, futex re-reads flag) /
+ * (flag = 1, read sleepers) is Dekker's, as in sync_sem.c: no sleeper is missed. A waiter needs
+ * nothing from any process but the setter's store, so a waiter that dies blocks nobody; a setter
+ * that dies before it sets cannot be known to the library (who would have set it?): wait with a
+ * timeout. */
 #include "shmpool.h"
 
 #include <errno.h>
@@ -94,9 +95,9 @@ int shmpool_event_wait(shmpool_event *e, int timeout_ms) {
     do {
         for (int i = 0; i < 64; i++) {
             if (atomic_load_explicit(&e->flag, memory_order_acquire)) {
+                uint32_t more = spin * 2 > SYNC_SPIN_NS ? SYNC_SPIN_NS : spin * 2;
                 if (spin < SYNC_SPIN_NS)
-                    atomic_store_explicit(&e->spin_ns, spin * 2 > SYNC_SPIN_NS ? SYNC_SPIN_NS : spin * 2,
-                                          memory_order_relaxed);
+                    atomic_store_explicit(&e->spin_ns, more, memory_order_relaxed);
                 return 0;
             }
             shmpool__cpu_relax();

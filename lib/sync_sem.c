@@ -22,7 +22,7 @@
 
 struct shmpool_sem {
     _Atomic uint32_t value;
-    _Atomic uint32_t sleepers; /* waiters that may be asleep on value (a dead one only costs a wake) */
+    _Atomic uint32_t sleepers; /* waiters maybe asleep on value (a dead one costs only a wake) */
     uint32_t magic;
     uint32_t bound; /* BoundedSemaphore: the initial value, the most it may hold; else the max */
     shmpool *pool;

@@ -531,7 +531,9 @@ static void test_event_set_starts_every_waiting_process(void **state) {
 
 /* ================================================================================== Condition */
 
-static int flag_is_set(void *arg) { return __atomic_load_n(&((struct scratch *)arg)->flag, __ATOMIC_RELAXED); }
+static int flag_is_set(void *arg) {
+    return __atomic_load_n(&((struct scratch *)arg)->flag, __ATOMIC_RELAXED);
+}
 
 static void test_cond_wait_times_out_holding_the_lock_and_needs_it(void **state) {
     (void)state;
@@ -817,7 +819,7 @@ static void test_barrier_party_killed_while_waiting_breaks_it(void **state) {
     scratch_free(s);
 }
 
-/* ================================================================================== Value, Array */
+/* ============================================================================= Value, Array */
 
 static void test_value_get_set_add_every_dtype_with_and_without_lock(void **state) {
     (void)state;
