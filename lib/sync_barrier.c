@@ -5,8 +5,8 @@
  * out, a waiting party died, abort, or reset with waiters). Whoever ends a round records how it
  * ended in bit (round % 64) of `broken_bits` before it bumps `gen` (release), so a waiter that
  * wakes later still knows what happened to its own round even if later rounds have ended since;
- * only a waiter that sleeps through 64 later rounds could be told wrong, and a round cannot end
- * without all its parties' arrivals, this sleeper's included, unless it is broken or reset.
+ * only a waiter that sleeps through 64 later rounds could be told wrong (with as many processes as
+ * parties, a later round needs this sleeper's arrival to trip: only 64 breaks could do it).
  *
  * Dead parties: each waiter records its thread (tid and start time) in who[arrival index]. Waiters
  * sleep in slices and, after each, look at the next recorded thread of the current round (in a
