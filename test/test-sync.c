@@ -298,7 +298,12 @@ static void test_lock_released_without_consistent_is_not_recoverable(void **stat
     pid_t pid = spawn(hold_lock_then_exit, s);
     assert_int_equal(reap(pid, BOUND_MS), 0);
     assert_int_equal(shmpool_lock_acquire(s->lock, 0), -EOWNERDEAD); /* a poll looks too */
-    assert_int_equal(shmpool_lock_release(s->lock), 0);
+    /* a condition wait releases it so, and cannot take it back */
+    shmpool_cond *c;
+    assert_int_equal(shmpool_cond_create(&c, NULL, s->lock), 0);
+    assert_int_equal(shmpool_cond_wait(c, 10), -ENOTRECOVERABLE);
+    assert_int_equal(shmpool_cond_wait(c, 10), -EPERM);
+    shmpool_cond_destroy(c);
     assert_int_equal(shmpool_lock_acquire(s->lock, -1), -ENOTRECOVERABLE);
     assert_int_equal(shmpool_lock_acquire(s->lock, 0), -ENOTRECOVERABLE);
     assert_int_equal(shmpool_lock_release(s->lock), -EPERM);
