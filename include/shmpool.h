@@ -58,7 +58,9 @@ SHMPOOL_EXTERN unsigned shmpool_version(void);
                          "through the pool: the pieces read do not belong to one version of it; "  \
                          "no output file was left")                                                \
     XX(EBUDGET, 14, "a stream's memory budget cannot hold one chunk of rows in each of its "       \
-                    "buffers: raise shmpool_stream_options.budget, lower .chunk, or free /dev/shm")
+                    "buffers: raise shmpool_stream_options.budget, lower .chunk, or free /dev/shm") \
+    XX(EBROKEN, 6, "the barrier is broken: a party timed out or died while waiting, or the "      \
+                   "barrier was aborted or reset (Python's BrokenBarrierError)")
 
 #define SHMPOOL_ERRNO_ENUM_(name, offset, msg) SHMPOOL_##name = -(SHMPOOL_ERRNO_BASE + (offset)),
 enum shmpool_errno { SHMPOOL_ERRNO_MAP(SHMPOOL_ERRNO_ENUM_) SHMPOOL_ERRNO_END_ = 0 };
@@ -638,6 +640,165 @@ SHMPOOL_EXTERN int shmpool_stream_reduce(shmpool *p, const char *path, shmpool_s
                                          shmpool_combine_fn combine, void *ctx, void *acc,
                                          size_t partial_size, const shmpool_stream_options *opt,
                                          size_t *fail_index);
+
+/* ---------------------------------------------------------------------------------------------
+ * Synchronisation between processes (Python's Lock, RLock, Semaphore, BoundedSemaphore, Event,
+ * Condition, Barrier, Value and Array). Each object lives in shared memory, like a queue: with pool
+ * NULL it is usable by the processes forked after it was created; with a pool, also by that pool's
+ * workers. The handle is the object's address, valid as is in all of them. Waits take timeout_ms:
+ * < 0 waits without limit, 0 only tries, and a wait that runs out returns -ETIMEDOUT.
+ *
+ * Robust: a lock whose holder died (a process killed, or a thread that ended) is handed to the next
+ * locker with -EOWNERDEAD; a barrier with a party that died while waiting breaks. Holders are
+ * threads of processes in one pid namespace, checked through /proc. Semaphores and events cannot
+ * know who will post or set them: wait on them with a timeout where a poster may die.
+ * Destroy an object only once no process uses it.
+ */
+typedef struct shmpool_lock shmpool_lock;
+typedef struct shmpool_rlock shmpool_rlock;
+
+/** A lock (Python's Lock), robust, held by a thread. @return 0, -EINVAL (NULL l), -ENOMEM, -ENOSPC,
+ *  -ESHUTDOWN (pool closed) */
+SHMPOOL_EXTERN int shmpool_lock_create(shmpool_lock **l, shmpool *pool);
+/** Free the lock. NULL, or the lock of a condition or Value, is ignored. */
+SHMPOOL_EXTERN void shmpool_lock_destroy(shmpool_lock *l);
+/**
+ * Take the lock, waiting up to timeout_ms.
+ * @return 0; -EOWNERDEAD (taken, but its holder died holding it: the data it guards may be half
+ *         updated; repair it, then shmpool_lock_consistent, or release it and the lock becomes
+ *         unusable); -ENOTRECOVERABLE (a lock released after -EOWNERDEAD without being made
+ *         consistent: never again usable; not taken); -ETIMEDOUT; -EDEADLK (this thread holds it
+ *         already); -EINVAL (NULL).
+ */
+SHMPOOL_EXTERN int shmpool_lock_acquire(shmpool_lock *l, int timeout_ms);
+/** Release it. Only its holder may (unlike Python's Lock): @return 0, -EPERM (not held by this
+ *  thread), -EINVAL. */
+SHMPOOL_EXTERN int shmpool_lock_release(shmpool_lock *l);
+/** After -EOWNERDEAD: the data is repaired, the lock is usable again (pthread_mutex_consistent).
+ *  @return 0, -EINVAL (NULL, not held by this thread, or not taken over from a dead holder) */
+SHMPOOL_EXTERN int shmpool_lock_consistent(shmpool_lock *l);
+/** 1 if some thread holds the lock now, 0 if not (a snapshot), -EINVAL. */
+SHMPOOL_EXTERN int shmpool_lock_locked(const shmpool_lock *l);
+
+/** A reentrant lock (Python's RLock): its holder may take it again, and releases it as often.
+ *  Calls and codes as shmpool_lock_*, except that acquire by the holder succeeds (-EOVERFLOW past
+ *  UINT32_MAX levels). */
+SHMPOOL_EXTERN int shmpool_rlock_create(shmpool_rlock **l, shmpool *pool);
+SHMPOOL_EXTERN void shmpool_rlock_destroy(shmpool_rlock *l);
+SHMPOOL_EXTERN int shmpool_rlock_acquire(shmpool_rlock *l, int timeout_ms);
+SHMPOOL_EXTERN int shmpool_rlock_release(shmpool_rlock *l);
+SHMPOOL_EXTERN int shmpool_rlock_consistent(shmpool_rlock *l);
+
+/** A semaphore (Python's Semaphore; with SHMPOOL_SEM_BOUNDED, BoundedSemaphore: releasing it above
+ *  its initial value is -EOVERFLOW). */
+typedef struct shmpool_sem shmpool_sem;
+#define SHMPOOL_SEM_BOUNDED 0x1u
+#define SHMPOOL_SEM_VALUE_MAX 0x7fffffff
+/** @return 0, -EINVAL (NULL s, value > SHMPOOL_SEM_VALUE_MAX, unknown flags), -ENOMEM, -ENOSPC */
+SHMPOOL_EXTERN int shmpool_sem_create(shmpool_sem **s, shmpool *pool, unsigned value,
+                                      unsigned flags);
+SHMPOOL_EXTERN void shmpool_sem_destroy(shmpool_sem *s);
+/** Take one unit, waiting up to timeout_ms for one. @return 0, -ETIMEDOUT, -EINVAL */
+SHMPOOL_EXTERN int shmpool_sem_acquire(shmpool_sem *s, int timeout_ms);
+/** Give one back; wakes one waiter. @return 0, -EOVERFLOW (bounded and at its initial value, or
+ *  at SHMPOOL_SEM_VALUE_MAX), -EINVAL */
+SHMPOOL_EXTERN int shmpool_sem_release(shmpool_sem *s);
+/** The units there are now (a snapshot), or -EINVAL. */
+SHMPOOL_EXTERN int shmpool_sem_value(const shmpool_sem *s);
+
+/** An event (Python's Event): a flag that processes wait for. */
+typedef struct shmpool_event shmpool_event;
+/** Created clear. @return 0, -EINVAL, -ENOMEM, -ENOSPC */
+SHMPOOL_EXTERN int shmpool_event_create(shmpool_event **e, shmpool *pool);
+SHMPOOL_EXTERN void shmpool_event_destroy(shmpool_event *e);
+/** Set the flag and wake every waiter. @return 0, -EINVAL */
+SHMPOOL_EXTERN int shmpool_event_set(shmpool_event *e);
+/** Clear the flag. @return 0, -EINVAL */
+SHMPOOL_EXTERN int shmpool_event_clear(shmpool_event *e);
+/** 1 if set, 0 if clear, -EINVAL. */
+SHMPOOL_EXTERN int shmpool_event_is_set(const shmpool_event *e);
+/** Wait up to timeout_ms for the flag to be set. @return 0 (it is set), -ETIMEDOUT, -EINVAL */
+SHMPOOL_EXTERN int shmpool_event_wait(shmpool_event *e, int timeout_ms);
+
+/** A condition variable (Python's Condition) tied to a shmpool_lock. */
+typedef struct shmpool_cond shmpool_cond;
+/** lock: the lock it goes with (must outlive the condition), or NULL for one of its own (see
+ *  shmpool_cond_lock). @return 0, -EINVAL (NULL c), -ENOMEM, -ENOSPC */
+SHMPOOL_EXTERN int shmpool_cond_create(shmpool_cond **c, shmpool *pool, shmpool_lock *lock);
+/** Free the condition (and its own lock, if it made one). */
+SHMPOOL_EXTERN void shmpool_cond_destroy(shmpool_cond *c);
+/** The condition's lock: take it with shmpool_lock_acquire around wait and notify. */
+SHMPOOL_EXTERN shmpool_lock *shmpool_cond_lock(shmpool_cond *c);
+/**
+ * Release the lock, wait for a notify (up to timeout_ms), take the lock again. Like
+ * pthread_cond_wait it may return 0 without a notify: check the condition in a loop (or use
+ * shmpool_cond_wait_for).
+ * @return 0 (lock held); -ETIMEDOUT (lock held); -EOWNERDEAD (lock held, taken over from a holder
+ *         that died: see shmpool_lock_acquire); -ENOTRECOVERABLE (lock not held); -EPERM (the
+ *         caller does not hold the lock); -EINVAL.
+ */
+SHMPOOL_EXTERN int shmpool_cond_wait(shmpool_cond *c, int timeout_ms);
+/** Wait until pred(arg) returns nonzero (checked under the lock, first before waiting), up to
+ *  timeout_ms in all. @return 0 (pred true), -ETIMEDOUT (pred still false), or wait's codes. */
+SHMPOOL_EXTERN int shmpool_cond_wait_for(shmpool_cond *c, int (*pred)(void *arg), void *arg,
+                                         int timeout_ms);
+/** Wake up to n waiters (notify(n)); the caller holds the lock. @return 0, -EPERM, -EINVAL */
+SHMPOOL_EXTERN int shmpool_cond_notify(shmpool_cond *c, unsigned n);
+/** Wake every waiter. @return 0, -EPERM, -EINVAL */
+SHMPOOL_EXTERN int shmpool_cond_notify_all(shmpool_cond *c);
+
+/** A barrier (Python's Barrier) for `parties` waiters. */
+typedef struct shmpool_barrier shmpool_barrier;
+/** @return 0, -EINVAL (NULL b, parties 0 or over 65536), -ENOMEM, -ENOSPC */
+SHMPOOL_EXTERN int shmpool_barrier_create(shmpool_barrier **b, shmpool *pool, unsigned parties);
+SHMPOOL_EXTERN void shmpool_barrier_destroy(shmpool_barrier *b);
+/**
+ * Wait until `parties` callers have called it, up to timeout_ms.
+ * @return the caller's arrival index (0 .. parties-1, each once per round, Python's return value);
+ *         -ETIMEDOUT (this caller ran out of time: the barrier is now broken); SHMPOOL_EBROKEN
+ *         (broken: another waiter timed out, a waiting party died, or abort or reset was called,
+ *         now or before; until reset, every wait returns it); -EINVAL.
+ */
+SHMPOOL_EXTERN int shmpool_barrier_wait(shmpool_barrier *b, int timeout_ms);
+/** Back to empty and not broken; current waiters get SHMPOOL_EBROKEN. @return 0, -EINVAL */
+SHMPOOL_EXTERN int shmpool_barrier_reset(shmpool_barrier *b);
+/** Break it: current and later waiters get SHMPOOL_EBROKEN until reset. @return 0, -EINVAL */
+SHMPOOL_EXTERN int shmpool_barrier_abort(shmpool_barrier *b);
+/** Callers waiting now, or -EINVAL. */
+SHMPOOL_EXTERN int shmpool_barrier_n_waiting(const shmpool_barrier *b);
+/** The number of parties, or -EINVAL. */
+SHMPOOL_EXTERN int shmpool_barrier_parties(const shmpool_barrier *b);
+/** 1 if broken, 0 if not, -EINVAL. */
+SHMPOOL_EXTERN int shmpool_barrier_broken(const shmpool_barrier *b);
+
+/** Typed shared values (Python's Value and Array): count elements of dtype. Without a lock each
+ *  get/set/add is one atomic operation (every dtype fits one); with SHMPOOL_VALUE_LOCK they take
+ *  the value's lock, which also guards several elements updated together through
+ *  shmpool_value_data. Elements start at zero. */
+typedef struct shmpool_value shmpool_value;
+#define SHMPOOL_VALUE_LOCK 0x1u
+/** count 1: Value('d', 0.0) is shmpool_value_create(&v, pool, SHMPOOL_F8, 1, SHMPOOL_VALUE_LOCK);
+ *  count n: Array. @return 0, -EINVAL (NULL v, unknown dtype or flags, count 0), -EOVERFLOW,
+ *  -ENOMEM, -ENOSPC */
+SHMPOOL_EXTERN int shmpool_value_create(shmpool_value **v, shmpool *pool, shmpool_dtype dtype,
+                                        size_t count, unsigned flags);
+SHMPOOL_EXTERN void shmpool_value_destroy(shmpool_value *v);
+/** Copy element i (of the dtype's C type) to *out. @return 0, -ERANGE (i >= count), -EINVAL, and
+ *  with a lock: -EOWNERDEAD (done, but a process died holding the lock: elements it was updating
+ *  may be half written), -ENOTRECOVERABLE, -EDEADLK (this thread holds the lock) */
+SHMPOOL_EXTERN int shmpool_value_get(shmpool_value *v, size_t i, void *out);
+/** Store *in (of the dtype's C type) into element i. @return as get. */
+SHMPOOL_EXTERN int shmpool_value_set(shmpool_value *v, size_t i, const void *in);
+/** Element i += *delta (of the dtype's C type; integers wrap around); *old (may be NULL) gets the
+ *  value before. @return as get; -EINVAL also for SHMPOOL_BOOL. */
+SHMPOOL_EXTERN int shmpool_value_add(shmpool_value *v, size_t i, const void *delta, void *old);
+/** The elements themselves (count * shmpool_dtype_size(dtype) bytes, 64-byte aligned), for bulk
+ *  work under shmpool_value_lock; NULL for NULL v. */
+SHMPOOL_EXTERN void *shmpool_value_data(shmpool_value *v);
+/** The value's lock (Python's get_lock), NULL without SHMPOOL_VALUE_LOCK. */
+SHMPOOL_EXTERN shmpool_lock *shmpool_value_lock(shmpool_value *v);
+/** Number of elements, 0 for NULL. */
+SHMPOOL_EXTERN size_t shmpool_value_count(const shmpool_value *v);
 
 #ifdef __cplusplus
 }
