@@ -53,7 +53,9 @@ SHMPOOL_EXTERN unsigned shmpool_version(void);
     XX(ESTALE, 5, "a task's ctx is parent memory that changed after shmpool_create (or was made "   \
                   "after it: the stack, malloc): workers see the pool's snapshot, not your "        \
                   "change. Pass ctx by value (shmpool_*_ctx calls, ctx_size > 0), or put it in "    \
-                  "shmpool_alloc memory, or set it before shmpool_create")
+                  "shmpool_alloc memory, or set it before shmpool_create")                         \
+    XX(ETASKEXC, 16, "a task threw a C++ exception; its what() is in shmpool_result_message / "     \
+                     "shmpool_last_message")
 
 #define SHMPOOL_ERRNO_ENUM_(name, offset, msg) SHMPOOL_##name = -(SHMPOOL_ERRNO_BASE + (offset)),
 enum shmpool_errno { SHMPOOL_ERRNO_MAP(SHMPOOL_ERRNO_ENUM_) SHMPOOL_ERRNO_END_ = 0 };
@@ -471,6 +473,26 @@ SHMPOOL_EXTERN int shmpool_chunking(const shmpool *p, size_t n, size_t chunk, in
 /** In a task: the index of the worker running it (0 .. workers - 1, kept by a replacement); in the
  *  calling thread (SHMPOOL_FLAG_CALLER_RUNS) the pool's worker count; -1 elsewhere. */
 SHMPOOL_EXTERN int shmpool_worker_index(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Task failure messages: a task that fails can say why in words, and the caller reads them with
+ * the code (the C++ interface, shmpool.hpp, returns a C++ exception's what() this way).
+ */
+/** The longest message kept, terminating NUL included; longer ones are cut. */
+#define SHMPOOL_TASK_MESSAGE_MAX 256
+/** Inside a task, just before it returns its nonzero code: attach msg (copied, cut at
+ *  SHMPOOL_TASK_MESSAGE_MAX - 1 bytes) to that failure. It is kept if the failure is the job's
+ *  lowest failing index (the one shmpool_result_error reports), and dropped if the task then
+ *  returns 0 (at the latest when its chunk ends).
+ *  @return 0; -EINVAL (NULL msg); -EPERM (not called inside a task) */
+SHMPOOL_EXTERN int shmpool_task_fail_message(const char *msg);
+/** The message of a job that ended with an error, "" if the failing task set none (or the job
+ *  succeeded or has not ended); NULL for NULL r. Valid until r is freed. */
+SHMPOOL_EXTERN const char *shmpool_result_message(const shmpool_result *r);
+/** The message of this thread's last synchronous call (map, starmap, apply, for, reduce and their
+ *  _ctx/_with_id forms), "" if it succeeded or its failing task set none. Per thread; valid until
+ *  the thread's next such call. */
+SHMPOOL_EXTERN const char *shmpool_last_message(void);
 
 #ifdef __cplusplus
 }

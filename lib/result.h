@@ -34,6 +34,7 @@ struct shmpool_result {
     bool staged_in_is_list;       /* starmap: staged_in is a NULL-ended malloc'd list of blocks */
     void *staged_ctx;             /* a ctx by value too big for the job slot */
     bool out_inline;
+    char message[SHMPOOL_TASK_MESSAGE_MAX]; /* the failing task's message, valid once harvested */
 };
 
 /* Under the lock: a zeroed result for `total` items; NULL if out of memory. Freed results are

@@ -13,6 +13,7 @@
 #include "health.h"
 #include "helper.h"
 #include "job.h"
+#include "message.h"
 #include "owner.h"
 #include "result.h"
 #include "staging.h"
@@ -361,6 +362,7 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
 }
 
 static int run_sync(shmpool *p, const struct request *q) {
+    shmpool__message_keep_last(NULL);
     int rc = shmpool__owner_check(p);
     if (rc)
         return rc;
@@ -373,6 +375,7 @@ static int run_sync(shmpool *p, const struct request *q) {
     if ((p->opt.flags & SHMPOOL_FLAG_CALLER_RUNS) && q->kind != JOB_APPLY && !r->harvested)
         shmpool__job_run_caller(p->cb, r->desc);
     rc = shmpool_result_get(r, -1);
+    shmpool__message_keep_last(r);
     shmpool_result_free(r);
     return rc;
 }
