@@ -189,6 +189,7 @@ static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_res
     int rc = 0;
     at->in = at->out = NULL;
     at->in_inline = false;
+    at->probe_len = 0; /* a ctx by value has nothing to compare */
     if (q->kind == JOB_MAP)
         rc = place(p, q->in, n * q->in_size, true, &at->in, &r->staged_in);
     else if (q->kind == JOB_STARMAP)
