@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "owner.h"
 #include "state.h"
 
 /* The message this thread's task set and no failure has taken yet ("" when none). */
@@ -57,6 +58,8 @@ const char *shmpool_result_message(const shmpool_result *r) {
     if (!r)
         return NULL;
     shmpool *p = r->pool;
+    if (shmpool__owner_check(p)) /* a forked child: the pool is not its own */
+        return "";
     pthread_mutex_lock(&p->lock);
     if (!atomic_load(&r->harvested) && shmpool__result_job_ended(r)) /* ended, not yet collected */
         shmpool__result_harvest((shmpool_result *)r);

@@ -104,6 +104,7 @@ program fortran_jacobi
     error stop 1
   end if
   allocate(a(0:n + 1, 0:n + 1), b(0:n + 1, 0:n + 1))
+  allocate(serial(0:n + 1, 0:n + 1), omp(0:n + 1, 0:n + 1))
 
   ! 1. serial
   call system_clock(t0, rate)

@@ -22,7 +22,7 @@ module shmpool
   use, intrinsic :: iso_c_binding
   use, intrinsic :: iso_fortran_env, only: error_unit
   implicit none
-  private :: report, c_string, extent, error_unit
+  private :: report, c_string, extent, nbytes, error_unit
   private :: alloc_r8_1, alloc_r8_2, alloc_r4_1, alloc_r4_2, alloc_i4_1, alloc_i4_2, alloc_i8_1, alloc_i8_2
   private :: free_r8_1, free_r8_2, free_r4_1, free_r4_2, free_i4_1, free_i4_2, free_i8_1, free_i8_2
 
@@ -668,7 +668,8 @@ module shmpool
   !> call shmpool_alloc_array(pool, a, bounds, rc): a => zero-filled shared memory with the
   !> bounds asked for: [lo, hi] (1-d) or [lo1, hi1, lo2, hi2] (2-d); real(c_double), real(c_float),
   !> integer(c_int32_t), integer(c_int64_t). rc gets 0 or -errno (ENOSPC: /dev/shm too small,
-  !> ENOMEM, ESHUTDOWN, EINVAL); without rc, a failure stops the program with the message.
+  !> ENOMEM, ESHUTDOWN, EINVAL; EOVERFLOW: the size does not fit in c_size_t); without rc, a
+  !> failure stops the program with the message.
   interface shmpool_alloc_array
     module procedure alloc_r8_1, alloc_r8_2, alloc_r4_1, alloc_r4_2, alloc_i4_1, alloc_i4_2, alloc_i8_1, alloc_i8_2
   end interface
@@ -738,6 +739,21 @@ contains
     end do
   end function
 
+  ! Bytes for the extents n (an empty one counts as one element: shmpool_alloc takes no 0), or -1
+  ! if that does not fit in c_size_t.
+  pure integer(c_size_t) function nbytes(n, elem)
+    integer(c_size_t), intent(in) :: n(:), elem
+    integer :: i
+    nbytes = elem
+    do i = 1, size(n)
+      if (n(i) > 1 .and. nbytes > huge(nbytes) / n(i)) then
+        nbytes = -1
+        return
+      end if
+      nbytes = nbytes * max(1_c_size_t, n(i))
+    end do
+  end function
+
   pure integer(c_size_t) function extent(lo, hi)
     integer, intent(in) :: lo, hi
     extent = int(max(0, hi - lo + 1), c_size_t)
@@ -767,7 +783,9 @@ contains
     integer(c_int) :: r
     nullify(a)
     n(1) = extent(bounds(1), bounds(2))
-    r = shmpool_fortran_alloc(pool, max(1_c_size_t, product(n)) * int(storage_size(elem) / 8, c_size_t), mem)
+    r = SHMPOOL_EOVERFLOW
+    if (nbytes(n, int(storage_size(elem) / 8, c_size_t)) >= 0) &
+      r = shmpool_fortran_alloc(pool, nbytes(n, int(storage_size(elem) / 8, c_size_t)), mem)
     call report(r, rc, 'shmpool_alloc_array')
     if (r /= 0) return
     call c_f_pointer(mem, flat, n)
@@ -797,7 +815,9 @@ contains
     nullify(a)
     n(1) = extent(bounds(1), bounds(2))
     n(2) = extent(bounds(3), bounds(4))
-    r = shmpool_fortran_alloc(pool, max(1_c_size_t, product(n)) * int(storage_size(elem) / 8, c_size_t), mem)
+    r = SHMPOOL_EOVERFLOW
+    if (nbytes(n, int(storage_size(elem) / 8, c_size_t)) >= 0) &
+      r = shmpool_fortran_alloc(pool, nbytes(n, int(storage_size(elem) / 8, c_size_t)), mem)
     call report(r, rc, 'shmpool_alloc_array')
     if (r /= 0) return
     call c_f_pointer(mem, flat, n)
@@ -826,7 +846,9 @@ contains
     integer(c_int) :: r
     nullify(a)
     n(1) = extent(bounds(1), bounds(2))
-    r = shmpool_fortran_alloc(pool, max(1_c_size_t, product(n)) * int(storage_size(elem) / 8, c_size_t), mem)
+    r = SHMPOOL_EOVERFLOW
+    if (nbytes(n, int(storage_size(elem) / 8, c_size_t)) >= 0) &
+      r = shmpool_fortran_alloc(pool, nbytes(n, int(storage_size(elem) / 8, c_size_t)), mem)
     call report(r, rc, 'shmpool_alloc_array')
     if (r /= 0) return
     call c_f_pointer(mem, flat, n)
@@ -856,7 +878,9 @@ contains
     nullify(a)
     n(1) = extent(bounds(1), bounds(2))
     n(2) = extent(bounds(3), bounds(4))
-    r = shmpool_fortran_alloc(pool, max(1_c_size_t, product(n)) * int(storage_size(elem) / 8, c_size_t), mem)
+    r = SHMPOOL_EOVERFLOW
+    if (nbytes(n, int(storage_size(elem) / 8, c_size_t)) >= 0) &
+      r = shmpool_fortran_alloc(pool, nbytes(n, int(storage_size(elem) / 8, c_size_t)), mem)
     call report(r, rc, 'shmpool_alloc_array')
     if (r /= 0) return
     call c_f_pointer(mem, flat, n)
@@ -885,7 +909,9 @@ contains
     integer(c_int) :: r
     nullify(a)
     n(1) = extent(bounds(1), bounds(2))
-    r = shmpool_fortran_alloc(pool, max(1_c_size_t, product(n)) * int(storage_size(elem) / 8, c_size_t), mem)
+    r = SHMPOOL_EOVERFLOW
+    if (nbytes(n, int(storage_size(elem) / 8, c_size_t)) >= 0) &
+      r = shmpool_fortran_alloc(pool, nbytes(n, int(storage_size(elem) / 8, c_size_t)), mem)
     call report(r, rc, 'shmpool_alloc_array')
     if (r /= 0) return
     call c_f_pointer(mem, flat, n)
@@ -915,7 +941,9 @@ contains
     nullify(a)
     n(1) = extent(bounds(1), bounds(2))
     n(2) = extent(bounds(3), bounds(4))
-    r = shmpool_fortran_alloc(pool, max(1_c_size_t, product(n)) * int(storage_size(elem) / 8, c_size_t), mem)
+    r = SHMPOOL_EOVERFLOW
+    if (nbytes(n, int(storage_size(elem) / 8, c_size_t)) >= 0) &
+      r = shmpool_fortran_alloc(pool, nbytes(n, int(storage_size(elem) / 8, c_size_t)), mem)
     call report(r, rc, 'shmpool_alloc_array')
     if (r /= 0) return
     call c_f_pointer(mem, flat, n)
@@ -944,7 +972,9 @@ contains
     integer(c_int) :: r
     nullify(a)
     n(1) = extent(bounds(1), bounds(2))
-    r = shmpool_fortran_alloc(pool, max(1_c_size_t, product(n)) * int(storage_size(elem) / 8, c_size_t), mem)
+    r = SHMPOOL_EOVERFLOW
+    if (nbytes(n, int(storage_size(elem) / 8, c_size_t)) >= 0) &
+      r = shmpool_fortran_alloc(pool, nbytes(n, int(storage_size(elem) / 8, c_size_t)), mem)
     call report(r, rc, 'shmpool_alloc_array')
     if (r /= 0) return
     call c_f_pointer(mem, flat, n)
@@ -974,7 +1004,9 @@ contains
     nullify(a)
     n(1) = extent(bounds(1), bounds(2))
     n(2) = extent(bounds(3), bounds(4))
-    r = shmpool_fortran_alloc(pool, max(1_c_size_t, product(n)) * int(storage_size(elem) / 8, c_size_t), mem)
+    r = SHMPOOL_EOVERFLOW
+    if (nbytes(n, int(storage_size(elem) / 8, c_size_t)) >= 0) &
+      r = shmpool_fortran_alloc(pool, nbytes(n, int(storage_size(elem) / 8, c_size_t)), mem)
     call report(r, rc, 'shmpool_alloc_array')
     if (r /= 0) return
     call c_f_pointer(mem, flat, n)

@@ -223,6 +223,9 @@ program test_interfaces
   call shmpool_free_array(pool, f1)
   call shmpool_free_array(pool, big)
   call shmpool_alloc_array(pool, g, [1, huge(1), 1, huge(1)], frc)
+  call check(frc == SHMPOOL_EOVERFLOW .and. .not. associated(g), 'alloc_array whose size overflows: ' // &
+             shmpool_strerror(frc))
+  call shmpool_alloc_array(pool, g, [1, huge(1), 1, 2**26], frc)
   call check(frc == SHMPOOL_ENOMEM .or. frc == SHMPOOL_ENOSPC, 'alloc_array too big: rc ' // &
              shmpool_strerror(frc))
 

@@ -88,6 +88,7 @@ program test_numeric
     x(i) = sin(real(i, c_double))
     y(i) = cos(real(i, c_double)) / 3
   end do
+  allocate(ys(n), us(0:nx + 1, 0:ny + 1), vs(0:nx + 1, 0:ny + 1)) ! explicit: no realloc on assignment
   ys = y
   ys = 1.5_c_double * x + ys
   da = daxpy_args(c_loc(x), c_loc(y), 1.5_c_double, int(n, c_size_t))
