@@ -174,6 +174,8 @@ program test_interfaces
   call check(c_sizeof(id) == c_sizeof_of(2), 'sizeof(shmpool_chunk_id) as in C')
   call check(c_sizeof(arr) == c_sizeof_of(3), 'sizeof(shmpool_array) as in C')
   call check(loc_offset_reserved() == c_sizeof_of(1), 'offset of reserved_ as in C')
+  call check(transfer(c_loc(opt%arena_bytes), 0_c_size_t) - transfer(c_loc(opt), 0_c_size_t) == &
+             c_sizeof_of(4), 'offset of arena_bytes as in C')
   call check(c_ncodes() == 6, 'the module knows every library code (add new ones to shmpool.f90)')
   call check(c_code('EHELPER'//c_null_char) == SHMPOOL_EHELPER, 'EHELPER as in C')
   call check(c_code('EPEER'//c_null_char) == SHMPOOL_EPEER, 'EPEER as in C')
