@@ -60,7 +60,9 @@ SHMPOOL_EXTERN unsigned shmpool_version(void);
     XX(EBUDGET, 14, "a stream's memory budget cannot hold one chunk of rows in each of its "       \
                     "buffers: raise shmpool_stream_options.budget, lower .chunk, or free /dev/shm") \
     XX(EBROKEN, 6, "the barrier is broken: a party timed out or died while waiting, or the "      \
-                   "barrier was aborted or reset (Python's BrokenBarrierError)")
+                   "barrier was aborted or reset (Python's BrokenBarrierError)") \
+    XX(ETASKEXC, 16, "a task threw a C++ exception; its what() is in shmpool_result_message / "     \
+                     "shmpool_last_message")
 
 #define SHMPOOL_ERRNO_ENUM_(name, offset, msg) SHMPOOL_##name = -(SHMPOOL_ERRNO_BASE + (offset)),
 enum shmpool_errno { SHMPOOL_ERRNO_MAP(SHMPOOL_ERRNO_ENUM_) SHMPOOL_ERRNO_END_ = 0 };
@@ -799,6 +801,26 @@ SHMPOOL_EXTERN void *shmpool_value_data(shmpool_value *v);
 SHMPOOL_EXTERN shmpool_lock *shmpool_value_lock(shmpool_value *v);
 /** Number of elements, 0 for NULL. */
 SHMPOOL_EXTERN size_t shmpool_value_count(const shmpool_value *v);
+
+/* ---------------------------------------------------------------------------------------------
+ * Task failure messages: a task that fails can say why in words, and the caller reads them with
+ * the code (the C++ interface, shmpool.hpp, returns a C++ exception's what() this way).
+ */
+/** The longest message kept, terminating NUL included; longer ones are cut. */
+#define SHMPOOL_TASK_MESSAGE_MAX 256
+/** Inside a task, just before it returns its nonzero code: attach msg (copied, cut at
+ *  SHMPOOL_TASK_MESSAGE_MAX - 1 bytes) to that failure. It is kept if the failure is the job's
+ *  lowest failing index (the one shmpool_result_error reports), and dropped if the task then
+ *  returns 0 (at the latest when its chunk ends).
+ *  @return 0; -EINVAL (NULL msg); -EPERM (not called inside a task) */
+SHMPOOL_EXTERN int shmpool_task_fail_message(const char *msg);
+/** The message of a job that ended with an error, "" if the failing task set none (or the job
+ *  succeeded or has not ended); NULL for NULL r. Valid until r is freed. */
+SHMPOOL_EXTERN const char *shmpool_result_message(const shmpool_result *r);
+/** The message of this thread's last synchronous call (map, starmap, apply, for, reduce and their
+ *  _ctx/_with_id forms), "" if it succeeded or its failing task set none. Per thread; valid until
+ *  the thread's next such call. */
+SHMPOOL_EXTERN const char *shmpool_last_message(void);
 
 #ifdef __cplusplus
 }

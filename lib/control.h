@@ -126,6 +126,10 @@ struct job {
     unsigned char probe[SHMPOOL_CTX_PROBE_BYTES];
 
     _Alignas(CACHELINE) unsigned char inline_ctx[SHMPOOL_INLINE_CTX_BYTES]; /* ctx by value */
+
+    /* The lowest failing index's message (shmpool_task_fail_message), "" if none; written with
+       fail_code, under fail_lock (message.c). Cold: only failures touch it. */
+    _Alignas(CACHELINE) char fail_msg[SHMPOOL_TASK_MESSAGE_MAX];
 };
 
 struct seg_entry {

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "events.h"
 #include "imap.h"
+#include "message.h"
 
 static int lock_robust(pthread_mutex_t *m) {
     int rc = pthread_mutex_lock(m);
@@ -24,10 +25,12 @@ static int lock_robust(pthread_mutex_t *m) {
 
 void shmpool__job_fail(struct job *j, uint64_t index, int code) {
     lock_robust(&j->fail_lock);
-    if (j->fail_code == 0 || index < j->fail_index) {
+    bool lowest = j->fail_code == 0 || index < j->fail_index;
+    if (lowest) {
         j->fail_index = index;
         j->fail_code = code;
     }
+    shmpool__message_record(j->fail_msg, lowest);
     pthread_mutex_unlock(&j->fail_lock);
     shmpool__job_stop(j, STOP_FAILED);
 }
@@ -196,6 +199,7 @@ static int run_chunk(struct control *cb, struct job *j, _Atomic uint64_t *item, 
         shmpool__job_fail(j, i, rc);
     else if (j->done_bits)
         shmpool__imap_mark(cb, j->done_bits, c); /* results as they complete (imap.h) */
+    shmpool__message_drop();
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "imap.h"
 #include "job.h"
+#include "message.h"
 #include "procstat.h"
 #include "staging.h"
 #include "owner.h"
@@ -67,6 +68,7 @@ static void read_outcome(shmpool_result *r, const struct job *j) {
         r->code = atomic_load(&p->broken) ? SHMPOOL_EHELPER : -ECANCELED;
     else if (r->code == 0 && atomic_load(&j->stop) == STOP_CANCELLED && r->done < r->total)
         r->code = -ECANCELED;
+    shmpool__message_harvest(r, (struct job *)j);
 }
 
 static void harvest(shmpool_result *r, bool copy_back) {

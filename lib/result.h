@@ -42,6 +42,7 @@ struct shmpool_result {
     _Atomic int cb_state;         /* enum cb_state */
     pthread_t cb_thread;          /* the thread running them (CB_RUNNING) */
     struct shmpool_result *cb_prev, *cb_next; /* the pool's pending callbacks (CB_PENDING) */
+    char message[SHMPOOL_TASK_MESSAGE_MAX]; /* the failing task's message, valid once harvested */
 };
 
 /* Under the lock: a zeroed result for `total` items; NULL if out of memory. Freed results are

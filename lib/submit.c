@@ -14,6 +14,7 @@
 #include "helper.h"
 #include "imap.h"
 #include "job.h"
+#include "message.h"
 #include "owner.h"
 #include "result.h"
 #include "staging.h"
@@ -189,7 +190,7 @@ static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_res
     int rc = 0;
     at->in = at->out = NULL;
     at->in_inline = false;
-    at->probe_len = 0;
+    at->probe_len = 0; /* a ctx by value has nothing to compare */
     if (q->kind == JOB_MAP)
         rc = place(p, q->in, n * q->in_size, true, &at->in, &r->staged_in);
     else if (q->kind == JOB_STARMAP)
@@ -376,6 +377,7 @@ static int run_local(shmpool *p, const struct request *q) {
     if ((p->opt.flags & SHMPOOL_FLAG_CALLER_RUNS) && q->kind != JOB_APPLY && !r->harvested)
         shmpool__job_run_caller(p->cb, r->desc);
     rc = shmpool_result_get(r, -1);
+    shmpool__message_keep_last(r);
     shmpool_result_free(r);
     return rc;
 }
@@ -423,6 +425,7 @@ static int run_in_pieces(shmpool *p, const struct request *q) {
 }
 
 static int run_sync(shmpool *p, const struct request *q) {
+    shmpool__message_keep_last(NULL);
     int rc = shmpool__owner_check(p);
     if (rc)
         return rc;

@@ -34,4 +34,24 @@ if [ -f "$work/prefix/include/shmpool_mpi.h" ]; then
     done
     echo "install check: libshmpool_mpi through find_package(COMPONENTS mpi) and pkg-config"
 fi
+# C++ (shmpool.hpp) and Fortran (the shmpool module): find_package, and pkg-config with no
+# LD_LIBRARY_PATH (the .pc files give an rpath).
+test -f "$work/prefix/include/shmpool.hpp"
+if command -v c++ >/dev/null; then
+    cmake -S "$src/cxx" -B "$work/cmake-cxx" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+    cmake --build "$work/cmake-cxx" >/dev/null
+    LD_LIBRARY_PATH="$libdir" "$work/cmake-cxx/cxx_consumer"
+    c++ -std=c++17 "$src/cxx/main.cpp" -o "$work/pc-cxx" $(pkg-config --cflags --libs shmpool_cxx)
+    env -u LD_LIBRARY_PATH "$work/pc-cxx"
+    env -u LD_LIBRARY_PATH "$work/pc" # the C consumer too, by its rpath
+    echo "install check: C++ through find_package and pkg-config"
+fi
+if [ -f "$work/prefix/include/shmpool.mod" ]; then
+    cmake -S "$src/fortran" -B "$work/cmake-fortran" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+    cmake --build "$work/cmake-fortran" >/dev/null
+    LD_LIBRARY_PATH="$libdir" "$work/cmake-fortran/fortran_consumer"
+    gfortran "$src/fortran/main.f90" -J "$work" -o "$work/pc-fortran" $(pkg-config --cflags --libs shmpool_fortran)
+    env -u LD_LIBRARY_PATH "$work/pc-fortran"
+    echo "install check: Fortran through find_package(COMPONENTS fortran) and pkg-config"
+fi
 echo "install check: find_package and pkg-config both work"
