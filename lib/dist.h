@@ -31,6 +31,8 @@ struct request {
     size_t base;     /* for: added to every [begin, end) passed to fn (a part of a larger range) */
     size_t ctx_size; /* > 0: ctx is copied into the job (the *_ctx calls) */
     size_t whole_chunks; /* a part of a distributed job: the whole job's chunk count (else 0) */
+    bool caller_runs; /* the submitting thread runs chunks of it too (it then wakes one worker
+                         fewer); only for a job the caller then waits for */
     char *partials;  /* reduce: acc_stride bytes per chunk of the whole range (shmpool memory) */
     const char *identity; /* reduce: copied into each partial before its chunk runs (shmpool memory) */
     size_t acc_size, acc_stride;

@@ -358,8 +358,11 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
     }
     if (staged) /* new segments: let idle workers map them and the names go early */
         shmpool__helper_kick(p->cb);
-    unsigned copies = nchunks < p->cb->nworkers ? (unsigned)nchunks : p->cb->nworkers;
-    rc = push(p, r->desc, copies);
+    /* One copy per worker that can help; a caller that runs chunks itself is one helper already,
+       so it wakes one worker fewer (none for a single chunk: no wake-up at all). */
+    size_t helpers = q->caller_runs && nchunks ? nchunks - 1 : nchunks;
+    unsigned copies = helpers < p->cb->nworkers ? (unsigned)helpers : p->cb->nworkers;
+    rc = copies ? push(p, r->desc, copies) : 0;
     if (rc) {
         shmpool_result_free(r);
         return rc;
@@ -371,10 +374,12 @@ int shmpool__submit(shmpool *p, const struct request *q, shmpool_result **out) {
 /* Submit q, run chunks of it here if the pool says so, wait for it. */
 static int run_local(shmpool *p, const struct request *q) {
     shmpool_result *r;
-    int rc = shmpool__submit(p, q, &r);
+    struct request mine = *q;
+    mine.caller_runs = (p->opt.flags & SHMPOOL_FLAG_CALLER_RUNS) && q->kind != JOB_APPLY;
+    int rc = shmpool__submit(p, &mine, &r);
     if (rc)
         return rc;
-    if ((p->opt.flags & SHMPOOL_FLAG_CALLER_RUNS) && q->kind != JOB_APPLY && !r->harvested)
+    if (mine.caller_runs && !r->harvested)
         shmpool__job_run_caller(p->cb, r->desc);
     rc = shmpool_result_get(r, -1);
     shmpool__message_keep_last(r);
