@@ -11,21 +11,11 @@
 #include "clock.h"
 #include "dist.h"
 #include "events.h"
+#include "memcheck.h"
 #include "owner.h"
 #include "result.h"
 #include "tunables.h"
 
-/* As in result.c: under valgrind, bytes the workers wrote are defined (memcheck sees one
-   process). A no-op elsewhere. */
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define WORKERS_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
-#endif
-#endif
-#ifndef WORKERS_DEFINED
-#define WORKERS_DEFINED(p, n) ((void)(p), (void)(n))
-#endif
 
 #define NONE SIZE_MAX
 

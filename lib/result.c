@@ -12,26 +12,13 @@
 #include "clock.h"
 #include "imap.h"
 #include "job.h"
+#include "memcheck.h"
 #include "message.h"
 #include "procstat.h"
 #include "staging.h"
 #include "owner.h"
 #include "tunables.h"
 #include "wait.h"
-
-/* Under valgrind's memcheck, bytes that a worker wrote into shared memory keep, in the parent's
-   shadow, whatever definedness the parent last gave them (memcheck sees one process): staged
-   outputs begin as a copy of the caller's possibly uninitialised buffer. Say that the workers
-   defined them. A no-op outside valgrind; absent without valgrind's header. */
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define WORKERS_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
-#endif
-#endif
-#ifndef WORKERS_DEFINED
-#define WORKERS_DEFINED(p, n) ((void)(p), (void)(n))
-#endif
 
 static struct job *job_of(const shmpool_result *r) { return cb_job(r->pool->cb, desc_slot(r->desc)); }
 
