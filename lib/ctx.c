@@ -2,6 +2,7 @@
 #include "ctx.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -124,5 +125,38 @@ int shmpool__ctx_probe(const shmpool *p, const void *ctx, unsigned char *probe,
         len = r->end - a;
     memcpy(probe, ctx, len);
     *probe_len = (uint32_t)len;
+    return 0;
+}
+
+/* The calling thread's stack, found once per thread (pthread_getattr_np reads /proc for the main
+   thread: too slow for every call). */
+static _Thread_local uintptr_t stack_lo, stack_hi;
+
+static void find_stack(void) {
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        stack_lo = (uintptr_t)addr;
+        stack_hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+int shmpool__ctx_value_check(const shmpool *p, const void *ctx, size_t size) {
+    if (p->opt.flags & SHMPOOL_FLAG_NO_CTX_CHECK)
+        return 0;
+    if (!stack_hi)
+        find_stack();
+    const unsigned char *at = ctx;
+    size_t skew = (uintptr_t)at % sizeof(uintptr_t), i = skew ? sizeof(uintptr_t) - skew : 0;
+    for (; i + sizeof(uintptr_t) <= size; i += sizeof(uintptr_t)) {
+        uintptr_t v;
+        memcpy(&v, at + i, sizeof v);
+        if (v >= stack_lo && v < stack_hi)
+            return SHMPOOL_ESTALE;
+    }
     return 0;
 }

@@ -23,4 +23,9 @@ void shmpool__ctx_snapshot_free(shmpool *p);
 int shmpool__ctx_probe(const shmpool *p, const void *ctx, unsigned char *probe,
                        uint32_t *probe_len);
 
+/* A ctx passed by value: SHMPOOL_ESTALE if one of its aligned words holds an address in the calling
+   thread's stack (a pointer to a local, a C++ lambda's [&] capture): the workers would read their
+   snapshot of that stack, not the caller's locals. 0 otherwise, or with SHMPOOL_FLAG_NO_CTX_CHECK. */
+int shmpool__ctx_value_check(const shmpool *p, const void *ctx, size_t size);
+
 #endif

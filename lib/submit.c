@@ -201,6 +201,8 @@ static int place_data(shmpool *p, const struct request *q, size_t n, shmpool_res
         else
             rc = place(p, q->in, q->in_size, true, &at->in, &r->staged_in);
     }
+    if (!rc && q->ctx_size) /* by value: but not holding pointers to the caller's locals */
+        rc = shmpool__ctx_value_check(p, q->ctx, q->ctx_size);
     if (!rc && q->ctx_size > SHMPOOL_INLINE_CTX_BYTES) {
         r->staged_ctx = shmpool__staging_get(p, q->ctx_size); /* a copy, even of shmpool memory */
         if (r->staged_ctx)

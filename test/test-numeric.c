@@ -126,6 +126,34 @@ static void test_apply_and_starmap_ctx_take_ctx_by_value(void **state) {
     shmpool_destroy(p);
 }
 
+struct holds_a_local {
+    double scale;
+    const double *local; /* points at the caller's stack: stale in the workers */
+};
+
+static int read_local(const void *in, void *out, void *ctx) {
+    const struct holds_a_local *c = ctx;
+    *(double *)out = *(const double *)in * c->local[0];
+    return 0;
+}
+
+static void test_ctx_by_value_holding_a_pointer_to_a_local_fails_estale(void **state) {
+    (void)state;
+    shmpool *p = make_pool(2, 0);
+    double factor[1] = {3.0}, in[4] = {1, 2, 3, 4}, out[4] = {0};
+    struct holds_a_local c = {1.0, factor}; /* what a C++ lambda's [&] capture is */
+    assert_int_equal(shmpool_map_ctx(p, read_local, &c, sizeof c, in, sizeof in[0], out,
+                                     sizeof out[0], 4, 1),
+                     SHMPOOL_ESTALE);
+    assert_true(out[0] == 0.0); /* nothing ran */
+    shmpool_destroy(p);
+    p = make_pool(1, SHMPOOL_FLAG_NO_CTX_CHECK); /* the program says it knows */
+    assert_int_equal(shmpool_map_ctx(p, read_local, &c, sizeof c, in, sizeof in[0], out,
+                                     sizeof out[0], 4, 1),
+                     0);
+    shmpool_destroy(p);
+}
+
 static void test_ctx_calls_refuse_bad_ctx_arguments(void **state) {
     (void)state;
     shmpool *p = make_pool(1, 0);
@@ -581,6 +609,7 @@ int main(void) {
         cmocka_unit_test(test_for_ctx_reads_a_stack_ctx_filled_after_create),
         cmocka_unit_test(test_map_ctx_copies_a_big_heap_ctx_made_after_create),
         cmocka_unit_test(test_apply_and_starmap_ctx_take_ctx_by_value),
+        cmocka_unit_test(test_ctx_by_value_holding_a_pointer_to_a_local_fails_estale),
         cmocka_unit_test(test_ctx_calls_refuse_bad_ctx_arguments),
         cmocka_unit_test(test_stack_ctx_filled_after_create_fails_estale_not_wrong_results),
         cmocka_unit_test(test_global_ctx_set_after_create_fails_estale),
