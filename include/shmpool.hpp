@@ -12,8 +12,9 @@
  * firstprivate) and run on the workers through a static trampoline: capture BY VALUE, and only
  * what is trivially copyable (numbers, raw pointers into shmpool memory, shmpool::span views,
  * small structs of those). Anything else is a compile error that says so. A pointer or a [&]
- * reference to the parent's stack or heap does compile, but the workers see that memory as it was
- * when the pool was created: put shared data in shmpool memory (alloc, allocator<T>).
+ * reference to the calling thread's stack compiles but is refused at submission (SHMPOOL_ESTALE);
+ * one to the parent's heap is not detected, and the workers see that memory as it was when the
+ * pool was created: put shared data in shmpool memory (alloc, allocator<T>).
  *
  * Errors are exceptions of type shmpool::error (a std::system_error): the library's code, the
  * lowest failing index, and the failing task's message. An exception thrown by a task is caught
