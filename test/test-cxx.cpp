@@ -217,6 +217,24 @@ static void test_errors_are_shmpool_errors_with_the_library_code(void **) {
     pool->free(x);
 }
 
+// A [&] capture is a pointer into this thread's stack: the workers would read their snapshot of
+// it, so it is refused when submitted, not run on stale data.
+static void test_a_reference_capture_is_refused_as_stale(void **) {
+    double factor = 2.0;
+    auto x = pool->alloc<double>(100);
+    bool thrown = false;
+    try {
+        pool->parallel_for(100, [&](size_t b, size_t e) {
+            for (size_t i = b; i < e; i++)
+                x[i] = factor * double(i);
+        });
+    } catch (const shmpool::error &e) {
+        thrown = true;
+        assert_int_equal(e.library_code(), SHMPOOL_ESTALE);
+    }
+    assert_true(thrown);
+}
+
 static void test_raii_leaves_no_process_or_segment(void **) {
     struct resources before;
     resources_snapshot(&before);
@@ -242,6 +260,7 @@ int main() {
         cmocka_unit_test(test_a_vector_with_the_allocator_lives_in_shared_memory),
         cmocka_unit_test(test_map_starmap_apply_async_and_reduce_give_exact_results),
         cmocka_unit_test(test_errors_are_shmpool_errors_with_the_library_code),
+        cmocka_unit_test(test_a_reference_capture_is_refused_as_stale),
         cmocka_unit_test(test_raii_leaves_no_process_or_segment),
     };
     return test_exit_code(cmocka_run_group_tests(tests, setup, teardown));
