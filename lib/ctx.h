@@ -7,6 +7,7 @@
 #ifndef SHMPOOL_CTX_H
 #define SHMPOOL_CTX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@ void shmpool__ctx_snapshot_free(shmpool *p);
 int shmpool__ctx_probe(const shmpool *p, const void *ctx, unsigned char *probe,
                        uint32_t *probe_len);
 
+/* Copy / compare len probe bytes at a ctx (bytes past the ctx object, within its page: not
+   instrumented by AddressSanitizer). */
+void shmpool__probe_copy(unsigned char *to, const void *from, size_t len);
+bool shmpool__probe_differs(const void *at, const unsigned char *probe, size_t len);
 /* A ctx passed by value: SHMPOOL_ESTALE if one of its aligned words holds an address in the calling
    thread's stack (a pointer to a local, a C++ lambda's [&] capture): the workers would read their
    snapshot of that stack, not the caller's locals. 0 otherwise, or with SHMPOOL_FLAG_NO_CTX_CHECK. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "ctx.h"
 #include "events.h"
 #include "imap.h"
 #include "message.h"
@@ -219,7 +220,7 @@ static bool claim_chunk(struct job *j, uint64_t *c) {
    the worker sees the memory as it was at create, so a difference means the task would compute
    from stale data. The parent checked that the bytes were mapped at create (ctx.c). */
 static bool ctx_stale(const struct job *j) {
-    return j->probe_len && memcmp(j->ctx, j->probe, j->probe_len) != 0;
+    return j->probe_len && shmpool__probe_differs(j->ctx, j->probe, j->probe_len);
 }
 
 enum job_exit shmpool__job_run(struct control *cb, struct worker_slot *w, uint64_t desc,
