@@ -2,10 +2,12 @@
 !> constants and types, and helpers that Fortran needs (strings, pointer arrays with the bounds you
 !> ask for, errno of an allocation).
 !>
-!> Handles (pool, result, process, queue) are type(c_ptr). Every function returns 0 or a negative
-!> code, as in C; shmpool_strerror(code) says what it means. Callbacks are bind(C) procedures passed
-!> with c_funloc; their arguments are C's (ctx by value as type(c_ptr), value; sizes as
-!> integer(c_size_t), value). Strings passed to C must end with c_null_char.
+!> Handles (pool, result, process, queue, and the synchronisation objects: lock, rlock, sem, event,
+!> cond, barrier, value) are type(c_ptr). Every function returns 0 or a negative code, as in C;
+!> shmpool_strerror(code) says what it means. Callbacks are bind(C) procedures passed with
+!> c_funloc; their arguments are C's (ctx by value as type(c_ptr), value; sizes as
+!> integer(c_size_t), value). Strings passed to C must end with c_null_char. C's unsigned
+!> arguments (flags, counts) are integer(c_int), value here: pass values >= 0.
 !>
 !> The range callback's convention: a chunk is [b, e) with ZERO-BASED b and e, as in C. A Fortran
 !> loop over 1-based arrays runs `do i = b + 1, e`; over arrays allocated with bounds [0, n-1]
@@ -60,6 +62,16 @@ module shmpool
                                SHMPOOL_I2 = 5, SHMPOOL_I1 = 6, SHMPOOL_U8 = 7, SHMPOOL_U4 = 8, &
                                SHMPOOL_U2 = 9, SHMPOOL_U1 = 10, SHMPOOL_BOOL = 11
 
+  ! More errno codes, of the calls that deliver results as they complete and of the
+  ! synchronisation objects.
+  integer(c_int), parameter :: SHMPOOL_EPERM = -1, SHMPOOL_EDEADLK = -35, SHMPOOL_ENODATA = -61, &
+                               SHMPOOL_EALREADY = -114, SHMPOOL_EOWNERDEAD = -130, &
+                               SHMPOOL_ENOTRECOVERABLE = -131
+  ! flags of shmpool_result_next, shmpool_sem_create, shmpool_value_create
+  integer(c_int), parameter :: SHMPOOL_NEXT_UNORDERED = 1, SHMPOOL_SEM_BOUNDED = 1, &
+                               SHMPOOL_VALUE_LOCK = 1
+  integer(c_int), parameter :: SHMPOOL_SEM_VALUE_MAX = huge(0_c_int)
+
   !> shmpool_options, field for field (the reserved ones included: they must stay zero).
   type, bind(C) :: shmpool_options
     integer(c_int) :: workers = 0
@@ -91,6 +103,18 @@ module shmpool
     integer(c_int) :: ndim = 0
     integer(c_size_t) :: shape(SHMPOOL_ARRAY_MAX_DIMS) = 0
     integer(c_size_t) :: count = 0, nbytes = 0
+  end type
+
+  !> shmpool_stream_options, field for field (zero means the default; reserved_ must stay zero).
+  type, bind(C) :: shmpool_stream_options
+    integer(c_size_t) :: budget = 0
+    integer(c_size_t) :: chunk = 0
+    integer(c_int) :: raw_dtype = 0
+    integer(c_int) :: out_dtype = 0
+    integer(c_int) :: buffers = 0
+    integer(c_size_t) :: first_row = 0
+    integer(c_size_t) :: end_row = 0
+    integer(c_int64_t) :: reserved_(4) = 0
   end type
 
   !> The callbacks, for procedure(...) declarations; pass them to the calls with c_funloc.
@@ -128,10 +152,39 @@ module shmpool
       import
       type(c_ptr), value :: arg
     end function
+    subroutine shmpool_done_fn(r, arg) bind(C)
+      import
+      type(c_ptr), value :: r, arg
+    end subroutine
+    subroutine shmpool_error_fn(r, code, index, arg) bind(C)
+      import
+      type(c_ptr), value :: r
+      integer(c_int), value :: code
+      integer(c_size_t), value :: index
+      type(c_ptr), value :: arg
+    end subroutine
+    !> rows: row `b` (zero-based) of the file in shared memory, valid during the call only.
+    integer(c_int) function shmpool_stream_fn(ctx, rows, b, e) bind(C)
+      import
+      type(c_ptr), value :: ctx, rows
+      integer(c_size_t), value :: b, e
+    end function
+    integer(c_int) function shmpool_stream_reduce_fn(ctx, rows, b, e, partial) bind(C)
+      import
+      type(c_ptr), value :: ctx, rows
+      integer(c_size_t), value :: b, e
+      type(c_ptr), value :: partial
+    end function
+    !> shmpool_cond_wait_for's predicate: nonzero when the condition holds.
+    integer(c_int) function shmpool_pred_fn(arg) bind(C)
+      import
+      type(c_ptr), value :: arg
+    end function
   end interface
 
   !> Every public function of shmpool.h. Those returning a C string are *_c here; the Fortran
-  !> functions of the plain names return Fortran strings.
+  !> functions of the plain names return Fortran strings. shmpool_value_lock is
+  !> shmpool_value_get_lock (its name is the flag's).
   interface
     function shmpool_version() bind(C, name="shmpool_version")
       import
@@ -656,6 +709,391 @@ module shmpool
     function shmpool_last_message_c() bind(C, name="shmpool_last_message")
       import
       type(c_ptr) :: shmpool_last_message_c
+    end function
+
+    ! Results as they complete
+    function shmpool_imap(p, fn, ctx, in, in_size, out, out_size, n, chunk, r) bind(C, &
+        name="shmpool_imap")
+      import
+      type(c_ptr), value :: p
+      type(c_funptr), value :: fn
+      type(c_ptr), value :: ctx
+      type(c_ptr), value :: in
+      integer(c_size_t), value :: in_size
+      type(c_ptr), value :: out
+      integer(c_size_t), value :: out_size
+      integer(c_size_t), value :: n
+      integer(c_size_t), value :: chunk
+      type(c_ptr), intent(out) :: r
+      integer(c_int) :: shmpool_imap
+    end function
+    function shmpool_imap_starmap(p, fn, ctx, k, cols, sizes, out, out_size, n, chunk, r) &
+        bind(C, name="shmpool_imap_starmap")
+      import
+      type(c_ptr), value :: p
+      type(c_funptr), value :: fn
+      type(c_ptr), value :: ctx
+      integer(c_size_t), value :: k
+      type(c_ptr), intent(in) :: cols(*)
+      integer(c_size_t), intent(in) :: sizes(*)
+      type(c_ptr), value :: out
+      integer(c_size_t), value :: out_size
+      integer(c_size_t), value :: n
+      integer(c_size_t), value :: chunk
+      type(c_ptr), intent(out) :: r
+      integer(c_int) :: shmpool_imap_starmap
+    end function
+    function shmpool_imap_for(p, fn, ctx, n, chunk, r) bind(C, name="shmpool_imap_for")
+      import
+      type(c_ptr), value :: p
+      type(c_funptr), value :: fn
+      type(c_ptr), value :: ctx
+      integer(c_size_t), value :: n
+      integer(c_size_t), value :: chunk
+      type(c_ptr), intent(out) :: r
+      integer(c_int) :: shmpool_imap_for
+    end function
+    function shmpool_result_next(r, flags, begin, end, timeout_ms) bind(C, &
+        name="shmpool_result_next")
+      import
+      type(c_ptr), value :: r
+      integer(c_int), value :: flags
+      integer(c_size_t), intent(out) :: begin
+      integer(c_size_t), intent(out) :: end
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_result_next
+    end function
+    function shmpool_wait_any(rs, n, timeout_ms, which) bind(C, name="shmpool_wait_any")
+      import
+      type(c_ptr), intent(in) :: rs(*)
+      integer(c_size_t), value :: n
+      integer(c_int), value :: timeout_ms
+      integer(c_size_t), intent(out) :: which
+      integer(c_int) :: shmpool_wait_any
+    end function
+    function shmpool_wait_all(rs, n, timeout_ms) bind(C, name="shmpool_wait_all")
+      import
+      type(c_ptr), intent(in) :: rs(*)
+      integer(c_size_t), value :: n
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_wait_all
+    end function
+    function shmpool_result_on_done(r, ok, err, arg) bind(C, name="shmpool_result_on_done")
+      import
+      type(c_ptr), value :: r
+      type(c_funptr), value :: ok
+      type(c_funptr), value :: err
+      type(c_ptr), value :: arg
+      integer(c_int) :: shmpool_result_on_done
+    end function
+    function shmpool_poll(p, timeout_ms) bind(C, name="shmpool_poll")
+      import
+      type(c_ptr), value :: p
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_poll
+    end function
+
+    ! Streaming files
+    function shmpool_stream_map(p, in_path, out_path, fn, ctx, out_size, opt, fail_index) &
+        bind(C, name="shmpool_stream_map")
+      import
+      type(c_ptr), value :: p
+      character(kind=c_char), intent(in) :: in_path(*)
+      character(kind=c_char), intent(in) :: out_path(*)
+      type(c_funptr), value :: fn
+      type(c_ptr), value :: ctx
+      integer(c_size_t), value :: out_size
+      type(shmpool_stream_options), intent(in) :: opt
+      integer(c_size_t), intent(out) :: fail_index
+      integer(c_int) :: shmpool_stream_map
+    end function
+    function shmpool_stream_for(p, path, fn, ctx, opt, fail_index) bind(C, &
+        name="shmpool_stream_for")
+      import
+      type(c_ptr), value :: p
+      character(kind=c_char), intent(in) :: path(*)
+      type(c_funptr), value :: fn
+      type(c_ptr), value :: ctx
+      type(shmpool_stream_options), intent(in) :: opt
+      integer(c_size_t), intent(out) :: fail_index
+      integer(c_int) :: shmpool_stream_for
+    end function
+    function shmpool_stream_reduce(p, path, fn, combine, ctx, acc, partial_size, opt, &
+        fail_index) bind(C, name="shmpool_stream_reduce")
+      import
+      type(c_ptr), value :: p
+      character(kind=c_char), intent(in) :: path(*)
+      type(c_funptr), value :: fn
+      type(c_funptr), value :: combine
+      type(c_ptr), value :: ctx
+      type(c_ptr), value :: acc
+      integer(c_size_t), value :: partial_size
+      type(shmpool_stream_options), intent(in) :: opt
+      integer(c_size_t), intent(out) :: fail_index
+      integer(c_int) :: shmpool_stream_reduce
+    end function
+
+    ! Synchronisation between processes: locks
+    function shmpool_lock_create(l, pool) bind(C, name="shmpool_lock_create")
+      import
+      type(c_ptr), intent(out) :: l
+      type(c_ptr), value :: pool
+      integer(c_int) :: shmpool_lock_create
+    end function
+    subroutine shmpool_lock_destroy(l) bind(C, name="shmpool_lock_destroy")
+      import
+      type(c_ptr), value :: l
+    end subroutine
+    function shmpool_lock_acquire(l, timeout_ms) bind(C, name="shmpool_lock_acquire")
+      import
+      type(c_ptr), value :: l
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_lock_acquire
+    end function
+    function shmpool_lock_release(l) bind(C, name="shmpool_lock_release")
+      import
+      type(c_ptr), value :: l
+      integer(c_int) :: shmpool_lock_release
+    end function
+    function shmpool_lock_consistent(l) bind(C, name="shmpool_lock_consistent")
+      import
+      type(c_ptr), value :: l
+      integer(c_int) :: shmpool_lock_consistent
+    end function
+    function shmpool_lock_locked(l) bind(C, name="shmpool_lock_locked")
+      import
+      type(c_ptr), value :: l
+      integer(c_int) :: shmpool_lock_locked
+    end function
+    function shmpool_rlock_create(l, pool) bind(C, name="shmpool_rlock_create")
+      import
+      type(c_ptr), intent(out) :: l
+      type(c_ptr), value :: pool
+      integer(c_int) :: shmpool_rlock_create
+    end function
+    subroutine shmpool_rlock_destroy(l) bind(C, name="shmpool_rlock_destroy")
+      import
+      type(c_ptr), value :: l
+    end subroutine
+    function shmpool_rlock_acquire(l, timeout_ms) bind(C, name="shmpool_rlock_acquire")
+      import
+      type(c_ptr), value :: l
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_rlock_acquire
+    end function
+    function shmpool_rlock_release(l) bind(C, name="shmpool_rlock_release")
+      import
+      type(c_ptr), value :: l
+      integer(c_int) :: shmpool_rlock_release
+    end function
+    function shmpool_rlock_consistent(l) bind(C, name="shmpool_rlock_consistent")
+      import
+      type(c_ptr), value :: l
+      integer(c_int) :: shmpool_rlock_consistent
+    end function
+
+    ! semaphores (value and flags are C unsigned: pass values >= 0)
+    function shmpool_sem_create(s, pool, value, flags) bind(C, name="shmpool_sem_create")
+      import
+      type(c_ptr), intent(out) :: s
+      type(c_ptr), value :: pool
+      integer(c_int), value :: value
+      integer(c_int), value :: flags
+      integer(c_int) :: shmpool_sem_create
+    end function
+    subroutine shmpool_sem_destroy(s) bind(C, name="shmpool_sem_destroy")
+      import
+      type(c_ptr), value :: s
+    end subroutine
+    function shmpool_sem_acquire(s, timeout_ms) bind(C, name="shmpool_sem_acquire")
+      import
+      type(c_ptr), value :: s
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_sem_acquire
+    end function
+    function shmpool_sem_release(s) bind(C, name="shmpool_sem_release")
+      import
+      type(c_ptr), value :: s
+      integer(c_int) :: shmpool_sem_release
+    end function
+    function shmpool_sem_value(s) bind(C, name="shmpool_sem_value")
+      import
+      type(c_ptr), value :: s
+      integer(c_int) :: shmpool_sem_value
+    end function
+
+    ! events
+    function shmpool_event_create(e, pool) bind(C, name="shmpool_event_create")
+      import
+      type(c_ptr), intent(out) :: e
+      type(c_ptr), value :: pool
+      integer(c_int) :: shmpool_event_create
+    end function
+    subroutine shmpool_event_destroy(e) bind(C, name="shmpool_event_destroy")
+      import
+      type(c_ptr), value :: e
+    end subroutine
+    function shmpool_event_set(e) bind(C, name="shmpool_event_set")
+      import
+      type(c_ptr), value :: e
+      integer(c_int) :: shmpool_event_set
+    end function
+    function shmpool_event_clear(e) bind(C, name="shmpool_event_clear")
+      import
+      type(c_ptr), value :: e
+      integer(c_int) :: shmpool_event_clear
+    end function
+    function shmpool_event_is_set(e) bind(C, name="shmpool_event_is_set")
+      import
+      type(c_ptr), value :: e
+      integer(c_int) :: shmpool_event_is_set
+    end function
+    function shmpool_event_wait(e, timeout_ms) bind(C, name="shmpool_event_wait")
+      import
+      type(c_ptr), value :: e
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_event_wait
+    end function
+
+    ! conditions
+    function shmpool_cond_create(c, pool, lock) bind(C, name="shmpool_cond_create")
+      import
+      type(c_ptr), intent(out) :: c
+      type(c_ptr), value :: pool
+      type(c_ptr), value :: lock
+      integer(c_int) :: shmpool_cond_create
+    end function
+    subroutine shmpool_cond_destroy(c) bind(C, name="shmpool_cond_destroy")
+      import
+      type(c_ptr), value :: c
+    end subroutine
+    function shmpool_cond_lock(c) bind(C, name="shmpool_cond_lock")
+      import
+      type(c_ptr), value :: c
+      type(c_ptr) :: shmpool_cond_lock
+    end function
+    function shmpool_cond_wait(c, timeout_ms) bind(C, name="shmpool_cond_wait")
+      import
+      type(c_ptr), value :: c
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_cond_wait
+    end function
+    function shmpool_cond_wait_for(c, pred, arg, timeout_ms) bind(C, name="shmpool_cond_wait_for")
+      import
+      type(c_ptr), value :: c
+      type(c_funptr), value :: pred
+      type(c_ptr), value :: arg
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_cond_wait_for
+    end function
+    function shmpool_cond_notify(c, n) bind(C, name="shmpool_cond_notify")
+      import
+      type(c_ptr), value :: c
+      integer(c_int), value :: n
+      integer(c_int) :: shmpool_cond_notify
+    end function
+    function shmpool_cond_notify_all(c) bind(C, name="shmpool_cond_notify_all")
+      import
+      type(c_ptr), value :: c
+      integer(c_int) :: shmpool_cond_notify_all
+    end function
+
+    ! barriers
+    function shmpool_barrier_create(b, pool, parties) bind(C, name="shmpool_barrier_create")
+      import
+      type(c_ptr), intent(out) :: b
+      type(c_ptr), value :: pool
+      integer(c_int), value :: parties
+      integer(c_int) :: shmpool_barrier_create
+    end function
+    subroutine shmpool_barrier_destroy(b) bind(C, name="shmpool_barrier_destroy")
+      import
+      type(c_ptr), value :: b
+    end subroutine
+    function shmpool_barrier_wait(b, timeout_ms) bind(C, name="shmpool_barrier_wait")
+      import
+      type(c_ptr), value :: b
+      integer(c_int), value :: timeout_ms
+      integer(c_int) :: shmpool_barrier_wait
+    end function
+    function shmpool_barrier_reset(b) bind(C, name="shmpool_barrier_reset")
+      import
+      type(c_ptr), value :: b
+      integer(c_int) :: shmpool_barrier_reset
+    end function
+    function shmpool_barrier_abort(b) bind(C, name="shmpool_barrier_abort")
+      import
+      type(c_ptr), value :: b
+      integer(c_int) :: shmpool_barrier_abort
+    end function
+    function shmpool_barrier_n_waiting(b) bind(C, name="shmpool_barrier_n_waiting")
+      import
+      type(c_ptr), value :: b
+      integer(c_int) :: shmpool_barrier_n_waiting
+    end function
+    function shmpool_barrier_parties(b) bind(C, name="shmpool_barrier_parties")
+      import
+      type(c_ptr), value :: b
+      integer(c_int) :: shmpool_barrier_parties
+    end function
+    function shmpool_barrier_broken(b) bind(C, name="shmpool_barrier_broken")
+      import
+      type(c_ptr), value :: b
+      integer(c_int) :: shmpool_barrier_broken
+    end function
+
+    ! shared values and arrays: elements through c_loc of a variable of the dtype's kind
+    function shmpool_value_create(v, pool, dtype, count, flags) bind(C, name="shmpool_value_create")
+      import
+      type(c_ptr), intent(out) :: v
+      type(c_ptr), value :: pool
+      integer(c_int), value :: dtype
+      integer(c_size_t), value :: count
+      integer(c_int), value :: flags
+      integer(c_int) :: shmpool_value_create
+    end function
+    subroutine shmpool_value_destroy(v) bind(C, name="shmpool_value_destroy")
+      import
+      type(c_ptr), value :: v
+    end subroutine
+    function shmpool_value_get(v, i, out) bind(C, name="shmpool_value_get")
+      import
+      type(c_ptr), value :: v
+      integer(c_size_t), value :: i
+      type(c_ptr), value :: out
+      integer(c_int) :: shmpool_value_get
+    end function
+    function shmpool_value_set(v, i, in) bind(C, name="shmpool_value_set")
+      import
+      type(c_ptr), value :: v
+      integer(c_size_t), value :: i
+      type(c_ptr), value :: in
+      integer(c_int) :: shmpool_value_set
+    end function
+    function shmpool_value_add(v, i, delta, old) bind(C, name="shmpool_value_add")
+      import
+      type(c_ptr), value :: v
+      integer(c_size_t), value :: i
+      type(c_ptr), value :: delta
+      type(c_ptr), value :: old
+      integer(c_int) :: shmpool_value_add
+    end function
+    function shmpool_value_data(v) bind(C, name="shmpool_value_data")
+      import
+      type(c_ptr), value :: v
+      type(c_ptr) :: shmpool_value_data
+    end function
+    !> shmpool_value_lock of C (Python's get_lock): Fortran names are case-blind, so the plain name
+    !> is the flag SHMPOOL_VALUE_LOCK here.
+    function shmpool_value_get_lock(v) bind(C, name="shmpool_value_lock")
+      import
+      type(c_ptr), value :: v
+      type(c_ptr) :: shmpool_value_get_lock
+    end function
+    function shmpool_value_count(v) bind(C, name="shmpool_value_count")
+      import
+      type(c_ptr), value :: v
+      integer(c_size_t) :: shmpool_value_count
     end function
 
     ! libshmpool_fortran: shmpool_alloc with its errno returned (for shmpool_alloc_array)

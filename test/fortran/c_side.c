@@ -16,6 +16,9 @@ size_t shmpool_test_sizeof(int which) {
     case 2: return sizeof(shmpool_chunk_id);
     case 3: return sizeof(shmpool_array);
     case 4: return offsetof(shmpool_options, arena_bytes);
+    case 5: return sizeof(shmpool_stream_options);
+    case 6: return offsetof(shmpool_stream_options, first_row);
+    case 7: return offsetof(shmpool_stream_options, reserved_);
     default: return 0;
     }
 }

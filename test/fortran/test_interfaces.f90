@@ -118,6 +118,51 @@ contains
     if (c_associated(ctx) .or. e < b) sleepy = -22
   end function
 
+  integer(c_int) function add_rows(ctx, rows, b, e) bind(C)  ! ctx: a shmpool_value of one F8
+    type(c_ptr), value :: ctx, rows
+    integer(c_size_t), value :: b, e
+    real(c_double), pointer :: x(:)
+    real(c_double), target :: part
+    call c_f_pointer(rows, x, [e - b])
+    part = sum(x)
+    add_rows = shmpool_value_add(ctx, 0_c_size_t, c_loc(part), c_null_ptr)
+  end function
+
+  integer(c_int) function sum_rows(ctx, rows, b, e, partial) bind(C)
+    type(c_ptr), value :: ctx, rows, partial
+    integer(c_size_t), value :: b, e
+    real(c_double), pointer :: x(:), acc
+    call c_f_pointer(rows, x, [e - b])
+    call c_f_pointer(partial, acc)
+    acc = sum(x)
+    sum_rows = 0
+    if (c_associated(ctx)) sum_rows = -22
+  end function
+
+  subroutine count_done(r, arg) bind(C)                  ! arg: an int in parent memory
+    type(c_ptr), value :: r, arg
+    integer(c_int), pointer :: n
+    call c_f_pointer(arg, n)
+    n = n + 1
+    if (.not. c_associated(r)) n = -100
+  end subroutine
+
+  subroutine count_error(r, code, index, arg) bind(C)
+    type(c_ptr), value :: r, arg
+    integer(c_int), value :: code
+    integer(c_size_t), value :: index
+    integer(c_int), pointer :: n
+    call c_f_pointer(arg, n)
+    n = -1000
+    if (c_associated(r) .and. code == 0 .and. index == 0) n = -1001
+  end subroutine
+
+  integer(c_int) function always(arg) bind(C)
+    type(c_ptr), value :: arg
+    always = 1
+    if (c_associated(arg)) always = 0
+  end function
+
   integer(c_int) function child_main(arg) bind(C)
     type(c_ptr), value :: arg
     child_main = 7
@@ -150,6 +195,13 @@ program test_interfaces
   type(shmpool_options), target :: opt
   type(shmpool_array) :: arr, st
   type(shmpool_chunk_id) :: id
+  type(shmpool_stream_options), target :: sopt
+  type(c_ptr) :: rs(1), lk, rl, sem, ev, cv, bar, val
+  integer(c_size_t) :: b, e, seen
+  integer(c_int), target :: ndone
+  integer(c_int64_t), target :: i8, old8
+  integer(c_int64_t), pointer :: vdata(:)
+  character(len=*), parameter :: path2 = '/tmp/shmpool-fortran-test-out.npy'
   real(c_double), pointer :: x(:), y(:), g(:, :), acc
   integer(c_int32_t), pointer :: k(:), m(:)
   integer(c_int64_t), pointer :: big(:)
@@ -176,6 +228,11 @@ program test_interfaces
   call check(loc_offset_reserved() == c_sizeof_of(1), 'offset of reserved_ as in C')
   call check(transfer(c_loc(opt%arena_bytes), 0_c_size_t) - transfer(c_loc(opt), 0_c_size_t) == &
              c_sizeof_of(4), 'offset of arena_bytes as in C')
+  call check(c_sizeof(sopt) == c_sizeof_of(5), 'sizeof(shmpool_stream_options) as in C')
+  call check(transfer(c_loc(sopt%first_row), 0_c_size_t) - transfer(c_loc(sopt), 0_c_size_t) == &
+             c_sizeof_of(6), 'offset of stream first_row as in C')
+  call check(transfer(c_loc(sopt%reserved_), 0_c_size_t) - transfer(c_loc(sopt), 0_c_size_t) == &
+             c_sizeof_of(7), 'offset of stream reserved_ as in C')
   call check(c_ncodes() == 9, 'the module knows every library code (add new ones to shmpool.f90)')
   call check(c_code('EHELPER'//c_null_char) == SHMPOOL_EHELPER, 'EHELPER as in C')
   call check(c_code('EPEER'//c_null_char) == SHMPOOL_EPEER, 'EPEER as in C')
@@ -384,8 +441,150 @@ program test_interfaces
   rc = shmpool_array_load_raw(pool, path//c_null_char, SHMPOOL_U1, st)
   call check(rc == 0 .and. st%count > 8 * n, 'shmpool_array_load_raw')
   call shmpool_array_free(pool, st)
+
+  ! streaming the file just saved (x: 0 .. 99): for (a Value's add from the workers), map, reduce
+  sopt%chunk = 7
+  call check(shmpool_value_create(val, pool, SHMPOOL_F8, 1_c_size_t, 0) == 0, 'shmpool_value_create F8')
+  rc = shmpool_stream_for(pool, path//c_null_char, c_funloc(add_rows), val, sopt, idx)
+  s = 0
+  if (rc == 0) rc = shmpool_value_get(val, 0_c_size_t, c_loc(s))
+  call check(rc == 0 .and. s == 4950 .and. idx == -1, 'shmpool_stream_for: ' // shmpool_strerror(rc))
+  call shmpool_value_destroy(val)
+  rc = shmpool_stream_map(pool, path//c_null_char, path2//c_null_char, c_funloc(twice), c_null_ptr, &
+                          8_c_size_t, sopt, idx)
+  if (rc == 0) rc = shmpool_array_load(pool, path2//c_null_char, st)
+  call check(rc == 0, 'shmpool_stream_map: ' // shmpool_strerror(rc))
+  if (rc == 0) then
+    call c_f_pointer(st%data, y, [n])
+    call check(st%shape(1) == n .and. y(n) == 198, 'shmpool_stream_map wrote 2 x')
+    call shmpool_array_free(pool, st)
+  end if
+  call shmpool_alloc_array(pool, y, [1, int(n)])
+  total_sum = 1
+  rc = shmpool_stream_reduce(pool, path//c_null_char, c_funloc(sum_rows), c_funloc(add), c_null_ptr, &
+                             c_loc(total_sum), 8_c_size_t, sopt, idx)
+  call check(rc == 0 .and. total_sum == 4951, 'shmpool_stream_reduce: ' // shmpool_strerror(rc))
+  sopt%reserved_(4) = 1
+  rc = shmpool_stream_for(pool, path//c_null_char, c_funloc(add_rows), c_null_ptr, sopt, idx)
+  call check(rc == SHMPOOL_EINVAL, 'shmpool_stream_options: nonzero reserved_ is EINVAL')
+  open (unit=11, file=path2)
+  close (11, status='delete')
   open (unit=11, file=path)
   close (11, status='delete')
+
+  ! results as they complete
+  m = 0
+  rc = shmpool_imap_for(pool, c_funloc(mark), c_loc(m), n, 10_c_size_t, r)
+  seen = 0
+  do while (rc == 0)
+    rc = shmpool_result_next(r, 0, b, e, -1)
+    if (rc == 0) then
+      if (b /= seen .or. any(m(b + 1:e) /= 1)) exit   ! in input order, each range finished
+      seen = e
+    end if
+  end do
+  call check(rc == SHMPOOL_ENODATA .and. seen == n, 'shmpool_imap_for, shmpool_result_next in order')
+  call shmpool_result_free(r)
+  rc = shmpool_imap(pool, c_funloc(twice), c_null_ptr, c_loc(x), 8_c_size_t, c_loc(y), 8_c_size_t, &
+                    n, 10_c_size_t, r)
+  seen = 0
+  do while (rc == 0)
+    rc = shmpool_result_next(r, SHMPOOL_NEXT_UNORDERED, b, e, -1)
+    if (rc == 0) seen = seen + (e - b)
+  end do
+  call check(rc == SHMPOOL_ENODATA .and. seen == n .and. y(n) == 2 * (n - 1), &
+             'shmpool_imap, shmpool_result_next unordered')
+  call shmpool_result_free(r)
+  rc = shmpool_imap_starmap(pool, c_funloc(times_k), c_null_ptr, 2_c_size_t, cols, sizes, c_loc(y), &
+                            8_c_size_t, n, 0_c_size_t, r)
+  rs(1) = r
+  if (rc == 0) rc = shmpool_wait_all(rs, 1_c_size_t, -1)
+  call check(rc == 0 .and. y(6) == 5 * 2, 'shmpool_imap_starmap, shmpool_wait_all')
+  call check(shmpool_result_ready(r) == 1, 'shmpool_wait_all: the result is ready')
+  call shmpool_result_free(r)
+  ndone = 0
+  rc = shmpool_for_async(pool, c_funloc(mark), c_loc(m), n, 0_c_size_t, r)
+  if (rc == 0) rc = shmpool_result_on_done(r, c_funloc(count_done), c_funloc(count_error), c_loc(ndone))
+  rs(1) = r
+  idx = 5
+  if (rc == 0) rc = shmpool_wait_any(rs, 1_c_size_t, -1, idx)
+  call check(rc == 0 .and. idx == 0 .and. ndone == 1, 'shmpool_result_on_done, shmpool_wait_any')
+  call check(shmpool_poll(pool, 0) == 0, 'shmpool_poll with nothing due')
+  call shmpool_result_free(r)
+
+  ! synchronisation objects (one call a statement: Fortran may skip the right side of an .and.)
+  call check(shmpool_lock_create(lk, pool) == 0, 'shmpool_lock_create')
+  call check(shmpool_lock_acquire(lk, -1) == 0, 'shmpool_lock_acquire')
+  call check(shmpool_lock_locked(lk) == 1, 'shmpool_lock_locked')
+  call check(shmpool_lock_acquire(lk, 0) == SHMPOOL_EDEADLK, 'shmpool_lock_acquire by its holder')
+  call check(shmpool_lock_consistent(lk) == SHMPOOL_EINVAL, 'shmpool_lock_consistent of a sound lock')
+  call check(shmpool_lock_release(lk) == 0, 'shmpool_lock_release')
+  call check(shmpool_lock_locked(lk) == 0, 'shmpool_lock_locked after release')
+  call check(shmpool_lock_release(lk) == SHMPOOL_EPERM, 'shmpool_lock_release when not held')
+  call shmpool_lock_destroy(lk)
+  call check(shmpool_rlock_create(rl, pool) == 0, 'shmpool_rlock_create')
+  call check(shmpool_rlock_acquire(rl, -1) == 0, 'shmpool_rlock_acquire')
+  call check(shmpool_rlock_acquire(rl, 0) == 0, 'shmpool_rlock_acquire by its holder')
+  call check(shmpool_rlock_consistent(rl) == SHMPOOL_EINVAL, 'shmpool_rlock_consistent')
+  call check(shmpool_rlock_release(rl) == 0, 'shmpool_rlock_release')
+  call check(shmpool_rlock_release(rl) == 0, 'shmpool_rlock_release, second level')
+  call check(shmpool_rlock_release(rl) == SHMPOOL_EPERM, 'shmpool_rlock_release once too often')
+  call shmpool_rlock_destroy(rl)
+  call check(shmpool_sem_create(sem, pool, 1, SHMPOOL_SEM_BOUNDED) == 0, 'shmpool_sem_create')
+  call check(shmpool_sem_acquire(sem, -1) == 0, 'shmpool_sem_acquire')
+  call check(shmpool_sem_value(sem) == 0, 'shmpool_sem_value')
+  call check(shmpool_sem_acquire(sem, 0) == SHMPOOL_ETIMEDOUT, 'shmpool_sem_acquire of none')
+  call check(shmpool_sem_release(sem) == 0, 'shmpool_sem_release')
+  call check(shmpool_sem_release(sem) == SHMPOOL_EOVERFLOW, 'SHMPOOL_SEM_BOUNDED')
+  call shmpool_sem_destroy(sem)
+  call check(shmpool_sem_create(sem, pool, SHMPOOL_SEM_VALUE_MAX, 0) == 0, 'SHMPOOL_SEM_VALUE_MAX')
+  call shmpool_sem_destroy(sem)
+  call check(shmpool_event_create(ev, pool) == 0, 'shmpool_event_create')
+  call check(shmpool_event_is_set(ev) == 0, 'shmpool_event_is_set of a new event')
+  call check(shmpool_event_set(ev) == 0, 'shmpool_event_set')
+  call check(shmpool_event_is_set(ev) == 1, 'shmpool_event_is_set')
+  call check(shmpool_event_wait(ev, 0) == 0, 'shmpool_event_wait of a set event')
+  call check(shmpool_event_clear(ev) == 0, 'shmpool_event_clear')
+  call check(shmpool_event_wait(ev, 0) == SHMPOOL_ETIMEDOUT, 'shmpool_event_wait of a clear event')
+  call shmpool_event_destroy(ev)
+  call check(shmpool_cond_create(cv, pool, c_null_ptr) == 0, 'shmpool_cond_create')
+  lk = shmpool_cond_lock(cv)
+  call check(shmpool_lock_acquire(lk, -1) == 0, 'shmpool_cond_lock')
+  call check(shmpool_cond_wait(cv, 0) == SHMPOOL_ETIMEDOUT, 'shmpool_cond_wait')
+  call check(shmpool_cond_wait_for(cv, c_funloc(always), c_null_ptr, -1) == 0, 'shmpool_cond_wait_for')
+  call check(shmpool_cond_notify(cv, 1) == 0, 'shmpool_cond_notify')
+  call check(shmpool_cond_notify_all(cv) == 0, 'shmpool_cond_notify_all')
+  call check(shmpool_lock_release(lk) == 0, 'cond: lock released')
+  call check(shmpool_cond_notify(cv, 1) == SHMPOOL_EPERM, 'shmpool_cond_notify without the lock')
+  call shmpool_cond_destroy(cv)
+  call check(shmpool_barrier_create(bar, pool, 1) == 0, 'shmpool_barrier_create')
+  call check(shmpool_barrier_parties(bar) == 1, 'shmpool_barrier_parties')
+  call check(shmpool_barrier_wait(bar, -1) == 0, 'shmpool_barrier_wait of one party')
+  call check(shmpool_barrier_n_waiting(bar) == 0, 'shmpool_barrier_n_waiting')
+  call check(shmpool_barrier_abort(bar) == 0, 'shmpool_barrier_abort')
+  call check(shmpool_barrier_broken(bar) == 1, 'shmpool_barrier_broken')
+  call check(shmpool_barrier_wait(bar, -1) == SHMPOOL_EBROKEN, 'shmpool_barrier_wait of a broken one')
+  call check(shmpool_barrier_reset(bar) == 0, 'shmpool_barrier_reset')
+  call check(shmpool_barrier_broken(bar) == 0, 'shmpool_barrier_broken after reset')
+  call shmpool_barrier_destroy(bar)
+  call check(shmpool_value_create(val, pool, SHMPOOL_I8, 3_c_size_t, SHMPOOL_VALUE_LOCK) == 0, &
+             'shmpool_value_create')
+  call check(shmpool_value_count(val) == 3, 'shmpool_value_count')
+  i8 = 40
+  call check(shmpool_value_set(val, 2_c_size_t, c_loc(i8)) == 0, 'shmpool_value_set')
+  i8 = 2
+  rc = shmpool_value_add(val, 2_c_size_t, c_loc(i8), c_loc(old8))
+  call check(rc == 0 .and. old8 == 40, 'shmpool_value_add')
+  rc = shmpool_value_get(val, 2_c_size_t, c_loc(i8))
+  call check(rc == 0 .and. i8 == 42, 'shmpool_value_get')
+  call check(shmpool_value_get(val, 3_c_size_t, c_loc(i8)) == -34, 'shmpool_value_get past the end')
+  call c_f_pointer(shmpool_value_data(val), vdata, [3])
+  lk = shmpool_value_get_lock(val)
+  call check(c_associated(lk), 'shmpool_value_get_lock')
+  call check(shmpool_lock_acquire(lk, -1) == 0, 'the value lock')
+  call check(vdata(3) == 42, 'shmpool_value_data under its lock')
+  call check(shmpool_lock_release(lk) == 0, 'value lock released')
+  call shmpool_value_destroy(val)
 
   call shmpool_free_array(pool, x)
   call shmpool_free_array(pool, y)
