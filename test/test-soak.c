@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "helpers.h"
+#include <unistd.h>
+
 #include "shmpool.h"
 
 static unsigned long n_jobs = 100000, n_allocs = 2000;
@@ -81,6 +83,19 @@ static unsigned long one_round(shmpool *p, unsigned long round, int64_t *shared_
     return jobs;
 }
 
+/* Staging blocks are kept for reuse; their /dev/shm names go once every worker has mapped them,
+   a moment after the round that made them. Wait for that (the count stops falling) so the warm
+   snapshot holds what stays, not names on their way out. */
+static void settle_names(void) {
+    int last = shm_segments_of(getpid()), stable_ms = 0;
+    for (int waited = 0; waited < 3000 && stable_ms < 200; waited += 10) {
+        usleep(10000);
+        int now = shm_segments_of(getpid());
+        stable_ms = now == last ? stable_ms + 10 : 0;
+        last = now;
+    }
+}
+
 static void test_many_jobs_and_allocs_leave_no_trace(void **state) {
     (void)state;
     struct resources before, warm;
@@ -96,6 +111,7 @@ static void test_many_jobs_and_allocs_leave_no_trace(void **state) {
     assert_non_null(sum);
 
     unsigned long jobs = one_round(p, 0, shared_in, shared_out, sum); /* warm-up */
+    settle_names();
     resources_snapshot(&warm);
 
     for (unsigned long round = 1; jobs < n_jobs; round++)
