@@ -5,6 +5,7 @@
  *
  * The grids live in shmpool_alloc memory; each sweep is one shmpool_for_ctx whose ctx (the two
  * grid pointers, swapped every sweep) is a struct on the stack passed by value. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, also where no OpenMP flag brings it in */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
