@@ -3,23 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "axpy.h"
 #include "bench.h"
 
-struct axpy {
-    double a;
-    const double *x;
-    double *y;
-};
-
-static int axpy_rows(void *ctx, size_t b, size_t e) {
-    const struct axpy *c = ctx;
-    double a = c->a;
-    const double *x = c->x;
-    double *y = c->y;
-    for (size_t i = b; i < e; i++)
-        y[i] += a * x[i];
-    return 0;
-}
 
 struct run {
     shmpool *pool;

@@ -4,20 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "axpy.h"
 #include "bench.h"
 
-struct axpy {
-    double a;
-    const double *x;
-    double *y;
-};
-
-static int axpy_rows(void *ctx, size_t b, size_t e) {
-    const struct axpy *c = ctx;
-    for (size_t i = b; i < e; i++)
-        c->y[i] += c->a * c->x[i];
-    return 0;
-}
 
 struct run {
     shmpool *pool;
